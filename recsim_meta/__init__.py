@@ -1,0 +1,21 @@
+"""recsim_meta: recommender-system simulators as Gymnasium environments, and meta-RL agents for them.
+
+Importing the package registers every environment id (``recsim_meta.ENV_IDS``).
+"""
+
+from recsim_meta.envs import ENV_IDS, DomainConfig, RecEnv, make_config
+from recsim_meta.sim.tasks import Task, TaskSplits, make_splits, sample_tasks
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ENV_IDS",
+    "DomainConfig",
+    "RecEnv",
+    "Task",
+    "TaskSplits",
+    "make_config",
+    "make_splits",
+    "sample_tasks",
+    "__version__",
+]

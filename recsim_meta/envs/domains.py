@@ -1,0 +1,349 @@
+"""Domains as data: ``DomainConfig`` and its presets, plus one small response function per domain.
+
+Override a preset with ``gym.make(env_id, **overrides)`` or ``dataclasses.replace``; an unknown key
+or an invalid value raises ``ValueError`` naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsim_meta.sim.catalog import AttributeSpec
+from recsim_meta.sim.choice import CHOICE_MODELS
+from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec
+from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
+from recsim_meta.sim.users import TraitSpec, UserDynamics
+
+UTILITY_TERM_KINDS = ("linear", "log", "mismatch")
+
+
+@dataclass(frozen=True)
+class UtilityTerm:
+    """A domain term of the click utility built from an item attribute and (optionally) a user trait.
+
+    ``linear``: ``weight * trait * (attr - mean)``; ``log``: ``weight * trait * (log attr - mean log)``;
+    ``mismatch``: ``weight * |attr - trait|``. Without a trait, ``trait`` is 1 (and ``mismatch`` uses 0).
+    Means are over the catalogue.
+    """
+
+    attribute: str
+    kind: str
+    weight: float
+    trait: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in UTILITY_TERM_KINDS:
+            raise ValueError(
+                f"utility term on {self.attribute!r}: unknown kind {self.kind!r}; accepted: {', '.join(UTILITY_TERM_KINDS)}"
+            )
+
+
+def ecommerce_response(c: Consumption, draw: Draw | Expectation) -> Response:
+    """Click -> purchase with ``sigmoid(2 affinity + quality - price_sensitivity * log(price / 30) - 1)``; reward = revenue."""
+    price = c.attributes["price"]
+    buy_probability = sigmoid(2.0 * c.affinity + c.quality - c.traits["price_sensitivity"] * np.log(price / 30.0) - 1.0)
+    purchase = draw.bernoulli(buy_probability)
+    revenue = price * purchase
+    return Response(reward=revenue, time=1.0 + purchase, signals={"purchase": purchase, "revenue": revenue})
+
+
+def video_response(c: Consumption, draw: Draw | Expectation) -> Response:
+    """Click -> watch ``length * engagement`` minutes; reward = watch time, which is also the time spent."""
+    watch_time = c.attributes["length"] * c.engagement
+    return Response(reward=watch_time, time=watch_time, signals={"watch_time": watch_time})
+
+
+RESPONSES: dict[str, Callable[[Consumption, Draw | Expectation], Response]] = {
+    "ecommerce": ecommerce_response,
+    "video": video_response,
+}
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """Everything that defines a domain. Sizes: N items, T topics, d latent dims, M candidates, K slate.
+
+    Attributes:
+        name: preset name.
+        env_name: the registered id is ``recsim_meta/{env_name}-v0``.
+        response: key of the domain's response function in ``RESPONSES``.
+        reward_description: what the reward measures, for docs and ``render``.
+        num_items: N, catalogue size (at most 4096: the KG boost matrix is dense).
+        num_topics: T.
+        embedding_dim: d, latent dimension.
+        num_candidates: M, candidates shown to the agent per step.
+        related_candidates: candidate slots filled with KG neighbours of the last consumed item.
+        slate_size: K, items recommended per step; 1 gives a ``Discrete`` action space.
+        history_length: H, past interactions in the observation.
+        max_episode_steps: step cap (``truncated``), set in the registration.
+        centroid_kind: ``gaussian`` or ``onehot`` topic centroids.
+        item_spread: std of item vectors around their topic centroid.
+        clickbait_fraction: share of clickbait topics.
+        clickbait_appeal: extra click utility of clickbait items.
+        quality_mean: mean quality of ordinary topics.
+        clickbait_quality_mean: mean quality of clickbait topics.
+        topic_quality_spread: spread of topic mean quality.
+        quality_std: spread of item quality.
+        zipf_exponent: popularity exponent.
+        popularity_noise: how loosely popularity follows ``appeal + popularity_quality_weight * quality``.
+        popularity_quality_weight: how much quality (not just appeal) makes items popular.
+        attributes: observable item attributes.
+        entities: KG entity types.
+        relations: KG item-item relations.
+        kg_strength: default fusion strength ``alpha``.
+        boost_decay: per-step decay of KG boosts after consumption.
+        interest_std: spread of user interests around the cohort mean.
+        favourite_topics: topics in a cohort's interest prior.
+        traits: user traits.
+        utility_terms: domain terms of the click utility.
+        interest_drift, interest_pull, interest_reversion, fatigue_rate, fatigue_decay,
+        satisfaction_rate, budget_refund, no_click_cost: user dynamics (see ``UserDynamics``).
+        satisfaction_affinity: weight of affinity (with KG boosts) beside quality in the utility a
+            consumed item gives (RecSim's ``user_quality_factor``); satisfaction averages it.
+        time_budget: starting time budget of a session.
+        choice_model: ``mnl`` or ``cascade``.
+        choice_temperature: inverse temperature of the choice model.
+        no_click_utility: utility of not clicking.
+        position_decay: utility lost per slate position (position bias).
+        engagement_affinity: weight of affinity in engagement.
+        engagement_quality: weight of quality in engagement.
+    """
+
+    name: str
+    env_name: str
+    response: str
+    reward_description: str
+    num_items: int = 500
+    num_topics: int = 10
+    embedding_dim: int = 8
+    num_candidates: int = 20
+    related_candidates: int = 5
+    slate_size: int = 3
+    history_length: int = 10
+    max_episode_steps: int = 100
+    centroid_kind: str = "gaussian"
+    item_spread: float = 0.4
+    clickbait_fraction: float = 0.2
+    clickbait_appeal: float = 1.5
+    quality_mean: float = 1.0
+    clickbait_quality_mean: float = -1.5
+    topic_quality_spread: float = 0.3
+    quality_std: float = 0.5
+    zipf_exponent: float = 1.0
+    popularity_noise: float = 1.0
+    popularity_quality_weight: float = 1.0
+    attributes: tuple[AttributeSpec, ...] = ()
+    entities: tuple[EntitySpec, ...] = ()
+    relations: tuple[RelationSpec, ...] = ()
+    kg_strength: float = 1.0
+    boost_decay: float = 0.7
+    interest_std: float = 0.5
+    favourite_topics: int = 2
+    traits: tuple[TraitSpec, ...] = ()
+    utility_terms: tuple[UtilityTerm, ...] = ()
+    interest_drift: float = 0.01
+    interest_pull: float = 0.05
+    interest_reversion: float = 0.01
+    fatigue_rate: float = 0.15
+    fatigue_decay: float = 0.9
+    satisfaction_rate: float = 0.5
+    satisfaction_affinity: float = 0.5
+    budget_refund: float = 0.3
+    no_click_cost: float = 1.0
+    time_budget: float = 60.0
+    choice_model: str = "mnl"
+    choice_temperature: float = 2.0
+    no_click_utility: float = 1.0
+    position_decay: float = 0.2
+    engagement_affinity: float = 1.0
+    engagement_quality: float = 2.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if f.type == "int" and not (numeric and float(value).is_integer()):
+                raise ValueError(f"{f.name} must be an integer, got {value!r}")
+            if f.type == "float" and not (numeric and np.isfinite(value)):
+                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
+        positive = (
+            "num_items",
+            "num_topics",
+            "embedding_dim",
+            "num_candidates",
+            "slate_size",
+            "history_length",
+            "max_episode_steps",
+            "time_budget",
+            "choice_temperature",
+            "favourite_topics",
+        )
+        for key in positive:
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{key} must be > 0, got {getattr(self, key)!r}")
+        non_negative = (
+            "item_spread",
+            "clickbait_fraction",
+            "quality_std",
+            "topic_quality_spread",
+            "zipf_exponent",
+            "popularity_noise",
+            "popularity_quality_weight",
+            "kg_strength",
+            "interest_std",
+            "interest_drift",
+            "fatigue_rate",
+            "budget_refund",
+            "no_click_cost",
+            "position_decay",
+        )
+        for key in non_negative:
+            if not getattr(self, key) >= 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")
+        for key in (
+            "clickbait_fraction",
+            "boost_decay",
+            "fatigue_decay",
+            "satisfaction_rate",
+            "interest_pull",
+            "interest_reversion",
+        ):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)!r}")
+        if self.slate_size > self.num_candidates:
+            raise ValueError(f"slate_size ({self.slate_size}) must be <= num_candidates ({self.num_candidates})")
+        if not 0 <= self.related_candidates <= self.num_candidates:
+            raise ValueError(
+                f"related_candidates ({self.related_candidates}) must be in [0, num_candidates={self.num_candidates}]"
+            )
+        if self.num_candidates > self.num_items:
+            raise ValueError(f"num_candidates ({self.num_candidates}) must be <= num_items ({self.num_items})")
+        if self.num_items > 4096:
+            raise ValueError(f"num_items must be <= 4096 (dense KG boost matrix), got {self.num_items}")
+        if self.favourite_topics > self.num_topics:
+            raise ValueError(f"favourite_topics ({self.favourite_topics}) must be <= num_topics ({self.num_topics})")
+        if self.choice_model not in CHOICE_MODELS:
+            raise ValueError(f"unknown choice_model {self.choice_model!r}; accepted: {', '.join(CHOICE_MODELS)}")
+        if self.response not in RESPONSES:
+            raise ValueError(f"unknown response {self.response!r}; accepted: {', '.join(RESPONSES)}")
+        if self.centroid_kind == "onehot" and self.embedding_dim != self.num_topics:
+            raise ValueError(
+                f"centroid_kind 'onehot' needs embedding_dim == num_topics, got {self.embedding_dim} and {self.num_topics}"
+            )
+        attribute_names = {a.name for a in self.attributes}
+        trait_names = {t.name for t in self.traits}
+        for term in self.utility_terms:
+            if term.attribute not in attribute_names:
+                raise ValueError(
+                    f"utility term uses unknown attribute {term.attribute!r}; attributes: {sorted(attribute_names)}"
+                )
+            if term.trait and term.trait not in trait_names:
+                raise ValueError(f"utility term uses unknown trait {term.trait!r}; traits: {sorted(trait_names)}")
+
+    @property
+    def env_id(self) -> str:
+        return f"recsim_meta/{self.env_name}-v0"
+
+    def dynamics(self) -> UserDynamics:
+        return UserDynamics(
+            drift=self.interest_drift,
+            pull=self.interest_pull,
+            reversion=self.interest_reversion,
+            fatigue_rate=self.fatigue_rate,
+            fatigue_decay=self.fatigue_decay,
+            satisfaction_rate=self.satisfaction_rate,
+            budget_refund=self.budget_refund,
+            no_click_cost=self.no_click_cost,
+        )
+
+
+ECOMMERCE = DomainConfig(
+    name="ecommerce",
+    env_name="Ecommerce",
+    response="ecommerce",
+    reward_description="revenue of purchases",
+    slate_size=4,
+    attributes=(AttributeSpec("price", "lognormal", loc=np.log(30.0), scale=0.4, topic_scale=0.6),),
+    entities=(EntitySpec("brand", 60),),
+    relations=(
+        RelationSpec("complement", "partner_topic", per_item=3, fusion_weight=1.0, boost=1.5),
+        RelationSpec("substitute", "similar", per_item=3, fusion_weight=0.5, boost=-1.0),
+        RelationSpec("same_brand", "shared_entity", per_item=2, fusion_weight=0.5, boost=0.3, entity="brand"),
+    ),
+    traits=(TraitSpec("price_sensitivity", mean=1.0, std=0.3, low=0.0, high=3.0),),
+    utility_terms=(UtilityTerm("price", "log", weight=-0.5, trait="price_sensitivity"),),
+    time_budget=30.0,
+    budget_refund=0.3,
+)
+
+VIDEO = DomainConfig(
+    name="video",
+    env_name="Video",
+    response="video",
+    reward_description="watch time in minutes",
+    attributes=(AttributeSpec("length", "lognormal", loc=np.log(4.0), scale=0.4),),
+    entities=(EntitySpec("series", 120), EntitySpec("creator", 40, topic_bound=False)),
+    relations=(
+        RelationSpec("sequel", "series", fusion_weight=1.0, boost=2.0, entity="series"),
+        RelationSpec("same_creator", "shared_entity", per_item=2, fusion_weight=0.5, boost=0.3, entity="creator"),
+    ),
+    time_budget=60.0,
+    budget_refund=0.4,
+)
+
+# RecSim's interest-evolution setting: 20 one-hot topics, 10 candidates, slates of 2, a time budget
+# of 200 minutes that watch time spends and quality refunds, 0.5 minutes lost per step without a click,
+# 4-minute videos, candidates drawn uniformly, no knowledge graph, clickbait ("trashy") topics with low quality but no extra appeal.
+VIDEO_INTEREST_EVOLUTION = dataclasses.replace(
+    VIDEO,
+    name="video_interest_evolution",
+    env_name="VideoInterestEvolution",
+    num_topics=20,
+    embedding_dim=20,
+    centroid_kind="onehot",
+    item_spread=0.0,
+    num_candidates=10,
+    related_candidates=0,
+    slate_size=2,
+    entities=(),
+    relations=(),
+    kg_strength=0.0,
+    popularity_quality_weight=0.5,
+    clickbait_fraction=0.5,
+    clickbait_appeal=0.0,
+    quality_mean=1.5,
+    clickbait_quality_mean=-1.5,
+    topic_quality_spread=1.0,
+    quality_std=0.1,
+    attributes=(AttributeSpec("length", "lognormal", loc=np.log(4.0), scale=0.0),),
+    time_budget=200.0,
+    no_click_cost=0.5,
+    budget_refund=0.3,
+    satisfaction_rate=1.0,
+    satisfaction_affinity=0.0,
+    favourite_topics=1,
+    max_episode_steps=300,
+)
+
+PRESETS: dict[str, DomainConfig] = {preset.name: preset for preset in (ECOMMERCE, VIDEO, VIDEO_INTEREST_EVOLUTION)}
+
+
+def make_config(domain: str, **overrides: object) -> DomainConfig:
+    """The preset ``domain`` with ``overrides`` applied.
+
+    Raises:
+        ValueError: unknown domain, unknown override key, or an invalid value.
+    """
+    if domain not in PRESETS:
+        raise ValueError(f"unknown domain {domain!r}; accepted: {', '.join(PRESETS)}")
+    fields = {f.name for f in dataclasses.fields(DomainConfig)} - {"name", "env_name"}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(
+            f"unknown config key(s) {unknown} for domain {domain!r}; accepted keys: {', '.join(sorted(fields))}"
+        )
+    return dataclasses.replace(PRESETS[domain], **overrides)

@@ -1,0 +1,223 @@
+"""``RecEnv``: one Gymnasium environment class for every recommendation domain."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from recsim_meta.envs.domains import DomainConfig, make_config
+from recsim_meta.envs.world import FEATURE_CLIP, RESPONSE_COLUMNS, USER_FEATURES, Sessions, World
+from recsim_meta.sim.tasks import Task
+
+_WORLD_CACHE_SIZE = 8
+_FLOAT_MAX = float(np.finfo(np.float32).max)  # finite bounds for unbounded signals (rewards, time)
+
+
+def observation_space(config: DomainConfig, num_features: int) -> spaces.Dict:
+    """The flat ``Dict`` of ``Box`` observations of a domain (see ``RecEnv``)."""
+    n, m, h = config.num_items, config.num_candidates, config.history_length
+    return spaces.Dict(
+        {
+            "candidate_ids": spaces.Box(0, n - 1, (m,), np.int64),
+            "candidate_features": spaces.Box(-FEATURE_CLIP, FEATURE_CLIP, (m * num_features,), np.float32),
+            "history_ids": spaces.Box(-1, n - 1, (h,), np.int64),
+            "history_responses": spaces.Box(-_FLOAT_MAX, _FLOAT_MAX, (h * len(RESPONSE_COLUMNS),), np.float32),
+            "user_features": spaces.Box(-_FLOAT_MAX, _FLOAT_MAX, (len(USER_FEATURES),), np.float32),
+        }
+    )
+
+
+def action_space(config: DomainConfig) -> spaces.Discrete | spaces.MultiDiscrete:
+    """``Discrete(M)`` for single-item recommendation, ``MultiDiscrete([M] * K)`` for slates."""
+    if config.slate_size == 1:
+        return spaces.Discrete(config.num_candidates)
+    return spaces.MultiDiscrete([config.num_candidates] * config.slate_size)
+
+
+def validate_action(action: Any, config: DomainConfig) -> np.ndarray:
+    """The action as a ``(K,)`` int64 array of candidate positions, or a ``ValueError`` naming the problem."""
+    m, k = config.num_candidates, config.slate_size
+    expected = "an integer in [0, M)" if k == 1 else f"an integer array of shape ({k},) with values in [0, M)"
+    try:
+        array = np.asarray(action)
+    except ValueError as error:
+        raise ValueError(f"invalid action {action!r}: {error}; expected {expected}, M={m}") from None
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(
+            f"invalid action {action!r}: dtype {array.dtype} is not an integer type; expected {expected}, M={m}"
+        )
+    if k == 1 and array.shape in ((), (1,)):
+        array = array.reshape(1)
+    if array.shape != (k,):
+        raise ValueError(f"invalid action {action!r}: shape {array.shape}; expected {expected}, M={m}")
+    if array.min() < 0 or array.max() >= m:
+        raise ValueError(f"invalid action {action!r}: value out of range; expected {expected}, M={m}")
+    return array.astype(np.int64)
+
+
+class RecEnv(gym.Env):
+    """A user of a recommendation domain, one session per episode.
+
+    ## Description
+    Each step the agent sees ``M`` candidate items and recommends a slate of ``K`` of them. A simulated
+    user with latent interests, fatigue, satisfaction and a time budget picks at most one item
+    (multinomial logit with a no-click option and position bias, or a cascade) and responds with
+    domain signals. Item relations in a knowledge graph shape both the vectors users react to (KG
+    fusion) and what they want next (boosts after consumption). The domain is a ``DomainConfig``
+    preset; the task (cohort) is set with ``reset(options={"task": Task(...)})`` and stays until changed.
+
+    ## Action Space
+    ``Discrete(M)`` when ``slate_size == 1``, else ``MultiDiscrete([M] * K)``: positions into the
+    candidate list, best first. A position repeated in a slate is shown once, at its first occurrence;
+    the later copies are empty slots (so a policy may show fewer than K items). Actions with a
+    non-integer dtype, a wrong shape or out-of-range values raise ``ValueError`` and change nothing.
+
+    ## Observation Space
+    A flat ``Dict`` of 1-D ``Box``es, as SB3's ``MultiInputPolicy`` expects (``N`` items, ``H`` history
+    length, ``F`` features); matrices are flattened row by row, so ``candidate_features.reshape(M, F)``
+    gives one row per candidate:
+
+    | key | shape | dtype | content |
+    |---|---|---|---|
+    | ``candidate_ids`` | (M,) | int64 | item ids on offer |
+    | ``candidate_features`` | (M * F,) | float32 | topic one-hot, standardised log popularity and attributes, clipped to [-5, 5] (``env.unwrapped.feature_names``) |
+    | ``history_ids`` | (H,) | int64 | last H interactions, oldest first: the item consumed, or the top item of a skipped slate; -1 where empty |
+    | ``history_responses`` | (H * 3,) | float32 | clicked, reward, engagement of those interactions |
+    | ``user_features`` | (4,) | float32 | log(1 + steps), session CTR, last reward, log(1 + time spent) |
+
+    Latent vectors, quality, traits and the budget are never observed.
+
+    ## Rewards
+    The domain's reward (``config.reward_description``: revenue, watch time, ...), 0 on a step
+    without a click. ``info`` carries ``clicked``, ``position``, ``item`` and the domain's signals.
+
+    ## Episode End
+    ``terminated`` when the user's time budget is spent (time spent consuming and ``no_click_cost`` per
+    skipped slate drain it; consuming quality refunds it). ``truncated`` at ``max_episode_steps``,
+    set in the registration.
+
+    ## Arguments
+    ``gym.make("recsim_meta/Ecommerce-v0", render_mode="ansi", **overrides)``: any ``DomainConfig``
+    field (``slate_size``, ``num_candidates``, ``choice_model``, ...) can be overridden; an unknown
+    key or invalid value raises ``ValueError``.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, domain: str = "ecommerce", render_mode: str | None = None, **overrides: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"unknown render_mode {render_mode!r}; accepted: None, {', '.join(self.metadata['render_modes'])}"
+            )
+        self.config = make_config(domain, **overrides)
+        self.render_mode = render_mode
+        self._worlds: OrderedDict[Task, World] = OrderedDict()
+        self.world = self._world_for(Task(domain=self.config.name))
+        self.observation_space = observation_space(self.config, len(self.world.feature_names))
+        self.action_space = action_space(self.config)
+        self.sessions: Sessions | None = None
+        self._last_render: tuple[np.ndarray, np.ndarray, dict[str, Any]] | None = None
+
+    def _world_for(self, task: Task) -> World:
+        if task not in self._worlds:
+            self._worlds[task] = World(self.config, task)
+            if len(self._worlds) > _WORLD_CACHE_SIZE:
+                self._worlds.popitem(last=False)
+        self._worlds.move_to_end(task)
+        return self._worlds[task]
+
+    @property
+    def task(self) -> Task:
+        return self.world.task
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.world.feature_names
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        options = options or {}
+        unknown = set(options) - {"task"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; accepted: task")
+        if "task" in options:
+            task = options["task"]
+            if not isinstance(task, Task):
+                raise ValueError(f"options['task'] must be a recsim_meta Task, got {type(task).__name__}")
+            if task.domain != self.config.name:
+                raise ValueError(f"task domain {task.domain!r} does not match this env's domain {self.config.name!r}")
+            self.world = self._world_for(task)
+        self.sessions = self.world.start(self.np_random, 1)
+        self._last_render = None
+        return self._observation(), {"task": self.task}
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        if self.sessions is None:
+            raise RuntimeError("call reset() before step()")
+        slate = validate_action(action, self.config)
+        shown = self.sessions.candidates[0, slate]
+        outcome = self.world.step(self.np_random, self.sessions, slate[None])
+        info = {
+            "clicked": bool(outcome.clicked[0]),
+            "position": int(outcome.position[0]),
+            "item": int(outcome.item[0]),
+            **{name: float(value[0]) for name, value in outcome.signals.items()},
+        }
+        self._last_render = (slate, shown, {"reward": float(outcome.reward[0]), **info})
+        return self._observation(), float(outcome.reward[0]), bool(outcome.terminated[0]), False, info
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {key: value[0] for key, value in self.world.observe(self.sessions).items()}
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        if self._last_render is None:
+            return f"{self.config.env_id}: new session, {self.config.num_candidates} candidates\n"
+        slate, shown, info = self._last_render
+        catalog = self.world.catalog
+        lines = [f"{self.config.env_id} step {int(self.sessions.steps[0])}: slate of {len(slate)}"]
+        seen: set[int] = set()
+        for rank, (position, item) in enumerate(zip(slate, shown, strict=True)):
+            if int(position) in seen:
+                lines.append(f"  {rank}. (empty: repeats position {int(position)})")
+                continue
+            seen.add(int(position))
+            attrs = ", ".join(f"{name}={values[item]:.2f}" for name, values in catalog.attributes.items())
+            mark = "  <- chosen" if info["item"] == item else ""
+            lines.append(f"  {rank}. item {item:4d} topic {catalog.topics[item]:2d} {attrs}{mark}")
+        signals = ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items())
+        lines.append(f"  response: {signals}")
+        return "\n".join(lines) + "\n"
+
+    # ----------------------------------------------------------------- ground truth (baselines, metrics)
+    def oracle_slate(self, objective: str = "reward", kg_aware: bool = True) -> np.ndarray | int:
+        """The myopic oracle's action for the current state (uses the true latent state)."""
+        if self.sessions is None:
+            raise RuntimeError("call reset() before oracle_slate()")
+        slate = self.world.oracle_slates(self.sessions, objective, kg_aware)[0]
+        return int(slate[0]) if self.config.slate_size == 1 else slate
+
+    def kg_edges(self) -> np.ndarray:
+        """Item-item KG edges ``(E, 3)`` of ``(head, relation_id, tail)``; names in ``kg_relations``."""
+        return self.world.kg.edge_list()
+
+    @property
+    def kg_relations(self) -> tuple[str, ...]:
+        return self.world.kg.relations
+
+    @property
+    def knowledge_graph(self):
+        """The networkx MultiDiGraph of items and entities."""
+        return self.world.kg.graph
+
+    @property
+    def catalog(self):
+        return self.world.catalog

@@ -1,0 +1,360 @@
+"""The world of one (domain, task): catalogue, KG and cohort, with batched session dynamics.
+
+``RecEnv`` runs one session of it (B = 1) and ``RecVectorEnv`` many, so both share these dynamics.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsim_meta.envs.domains import RESPONSES, DomainConfig
+from recsim_meta.sim.catalog import make_catalog
+from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
+from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph
+from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
+from recsim_meta.sim.tasks import Task
+from recsim_meta.sim.users import UserState, cohort_interest_mean, sample_users, update_users
+
+RESPONSE_COLUMNS = ("clicked", "reward", "engagement")
+FEATURE_CLIP = 5.0  # standardised item features are clipped to [-FEATURE_CLIP, FEATURE_CLIP]
+USER_FEATURES = ("log_steps", "session_ctr", "last_reward", "log_time_spent")
+
+
+@dataclass
+class Sessions:
+    """State of ``B`` sessions; the first axis of every array is the session.
+
+    Attributes:
+        users: latent user state.
+        history_ids: last H interactions (oldest first), -1 where empty, ``(B, H)``.
+        history_responses: their ``RESPONSE_COLUMNS``, ``(B, H, 3)``.
+        candidates: item ids on offer, ``(B, M)``.
+        steps, clicks, time_spent, last_reward: observable session statistics, ``(B,)``.
+    """
+
+    users: UserState
+    history_ids: np.ndarray
+    history_responses: np.ndarray
+    candidates: np.ndarray
+    steps: np.ndarray
+    clicks: np.ndarray
+    time_spent: np.ndarray
+    last_reward: np.ndarray
+
+    def put(self, index: np.ndarray, other: Sessions) -> None:
+        """Overwrite the sessions at ``index`` with ``other``'s (used by autoreset)."""
+        self.users.put(index, other.users)
+        for name in ("history_ids", "history_responses", "candidates", "steps", "clicks", "time_spent", "last_reward"):
+            getattr(self, name)[index] = getattr(other, name)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened in one step of ``B`` sessions, arrays of shape ``(B,)``.
+
+    Attributes:
+        reward: reward (0 without a click).
+        clicked: whether an item was consumed.
+        position: slate position chosen, -1 for no click.
+        item: item consumed, -1 for no click.
+        terminated: the user's time budget is spent.
+        signals: the domain's signals, 0 without a click.
+    """
+
+    reward: np.ndarray
+    clicked: np.ndarray
+    position: np.ndarray
+    item: np.ndarray
+    terminated: np.ndarray
+    signals: dict[str, np.ndarray]
+
+
+def _seed_of(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+class World:
+    """Catalogue, knowledge graph and user cohort of one task, and the dynamics of its sessions."""
+
+    def __init__(self, config: DomainConfig, task: Task) -> None:
+        self.config = config
+        self.task = task
+        rng = np.random.default_rng([task.catalogue_seed, _seed_of(config.name)])
+        self.catalog = make_catalog(
+            rng,
+            num_items=config.num_items,
+            num_topics=config.num_topics,
+            dim=config.embedding_dim,
+            centroid_kind=config.centroid_kind,
+            item_spread=config.item_spread,
+            clickbait_fraction=config.clickbait_fraction,
+            clickbait_appeal=config.clickbait_appeal,
+            quality_mean=config.quality_mean,
+            clickbait_quality_mean=config.clickbait_quality_mean,
+            topic_quality_spread=config.topic_quality_spread,
+            quality_std=config.quality_std,
+            zipf_exponent=config.zipf_exponent,
+            popularity_noise=config.popularity_noise,
+            popularity_quality_weight=config.popularity_quality_weight,
+            attributes=config.attributes,
+        )
+        catalog = self.catalog
+        self.kg = make_knowledge_graph(
+            rng, catalog.vectors, catalog.topics, config.num_topics, config.entities, config.relations
+        )
+        self.kg_strength = config.kg_strength if task.kg_strength is None else task.kg_strength
+        fusion_weights = np.array([r.fusion_weight for r in config.relations])
+        self.fused_vectors = fuse_vectors(catalog.vectors, self.kg, self.kg_strength, fusion_weights)
+        self.boosts = boost_matrix(self.kg, config.num_items, np.array([r.boost for r in config.relations]))
+        self.neighbours, self.degree = self.kg.neighbour_table(config.num_items)
+        # weight of each history slot (oldest first) in the KG boost
+        self.boost_weights = config.boost_decay ** np.arange(config.history_length - 1, -1, -1)
+
+        cohort_rng = np.random.default_rng([task.cohort_seed, _seed_of(config.name)])
+        favourites = cohort_rng.choice(
+            config.num_topics, size=config.favourite_topics, replace=False, p=catalog.topic_popularity
+        )
+        self.interest_mean = cohort_interest_mean(catalog.centroids, favourites, task.interest_scale)
+
+        self.item_features, self.feature_names = self._observable_features()
+        self.term_columns = self._term_columns()
+        self.respond = RESPONSES[config.response]
+        self.choice_probabilities = CHOICE_MODELS[config.choice_model]
+        self.position_bias = -config.position_decay * np.arange(config.slate_size)
+        self.dynamics = config.dynamics()
+
+    # ----------------------------------------------------------------- set-up helpers
+    def _observable_features(self) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Per-item features an agent may see: topic one-hot, standardised log popularity and attributes."""
+        c = self.catalog
+        columns = [np.eye(self.config.num_topics)[c.topics]]
+        names = [f"topic_{t}" for t in range(self.config.num_topics)]
+        raw = [np.log(c.popularity)] + [
+            np.log(c.attributes[a.name]) if a.distribution == "lognormal" else c.attributes[a.name]
+            for a in self.config.attributes
+        ]
+        for values in raw:
+            standardised = (values - values.mean()) / (values.std() + 1e-8)
+            columns.append(np.clip(standardised, -FEATURE_CLIP, FEATURE_CLIP)[:, None])
+        names += ["log_popularity"] + [a.name for a in self.config.attributes]
+        return np.concatenate(columns, axis=1).astype(np.float32), tuple(names)
+
+    def _term_columns(self) -> np.ndarray:
+        """Per-item attribute values entering the utility terms, ``(N, n_terms)``."""
+        columns = []
+        for term in self.config.utility_terms:
+            values = self.catalog.attributes[term.attribute]
+            if term.kind == "log":
+                values = np.log(values)
+            if term.kind != "mismatch":
+                values = values - values.mean()
+            columns.append(values)
+        return np.stack(columns, axis=1) if columns else np.zeros((self.config.num_items, 0))
+
+    # ----------------------------------------------------------------- sessions
+    def start(self, rng: np.random.Generator, num_sessions: int) -> Sessions:
+        """New sessions with fresh users of the task's cohort and their first candidates."""
+        cfg = self.config
+        users = sample_users(
+            rng,
+            num_sessions,
+            interest_mean=self.interest_mean,
+            interest_std=cfg.interest_std,
+            num_topics=cfg.num_topics,
+            time_budget=cfg.time_budget,
+            traits=cfg.traits,
+            trait_shift=self.task.trait_shift,
+        )
+        zeros = np.zeros(num_sessions)
+        return Sessions(
+            users=users,
+            history_ids=np.full((num_sessions, cfg.history_length), -1, dtype=np.int64),
+            history_responses=np.zeros((num_sessions, cfg.history_length, len(RESPONSE_COLUMNS)), dtype=np.float32),
+            candidates=self.sample_candidates(rng, None, num_sessions),
+            steps=zeros.copy(),
+            clicks=zeros.copy(),
+            time_spent=zeros.copy(),
+            last_reward=zeros,
+        )
+
+    def sample_candidates(self, rng: np.random.Generator, s: Sessions | None, num_sessions: int) -> np.ndarray:
+        """``M`` distinct candidate items per session, ``(B, M)`` int64.
+
+        Like a real retrieval stage, up to ``related_candidates`` of them are KG neighbours of the
+        session's most recently consumed item; the rest are uniform over the catalogue.
+        """
+        n, m, r = self.config.num_items, self.config.num_candidates, self.config.related_candidates
+        if num_sessions == 1:
+            uniform = rng.choice(n, size=m, replace=False)[None]
+        else:
+            uniform = np.argsort(rng.random((num_sessions, n)), axis=1)[:, :m]
+        if s is None or r == 0:
+            return uniform.astype(np.int64)
+        clicked = s.history_responses[:, :, 0] > 0
+        latest = clicked.shape[1] - 1 - np.argmax(clicked[:, ::-1], axis=1)
+        source = s.history_ids[np.arange(num_sessions), latest]
+        degree = np.where(clicked.any(axis=1), self.degree[source], 0)
+        slot = (rng.random((num_sessions, r)) * degree[:, None]).astype(np.int64)
+        related = np.where(slot < degree[:, None], self.neighbours[source[:, None], slot], -1)
+        pool = np.concatenate([related, uniform], axis=1)
+        repeated = (pool[:, :, None] == pool[:, None, :]) & np.tri(pool.shape[1], k=-1, dtype=bool)
+        invalid = repeated.any(axis=2) | (pool < 0)
+        keep = np.argsort(invalid, axis=1, kind="stable")[:, :m]
+        return np.take_along_axis(pool, keep, axis=1).astype(np.int64)
+
+    def observe(self, s: Sessions) -> dict[str, np.ndarray]:
+        """Batched observation: every value has the session as first axis and is flat after it."""
+        user = np.stack(
+            [np.log1p(s.steps), s.clicks / np.maximum(s.steps, 1), s.last_reward, np.log1p(s.time_spent)], axis=1
+        )
+        return {
+            "candidate_ids": s.candidates.copy(),
+            "candidate_features": self.item_features[s.candidates].reshape(len(s.candidates), -1),
+            "history_ids": s.history_ids.copy(),
+            "history_responses": s.history_responses.reshape(len(s.candidates), -1).copy(),
+            "user_features": user.astype(np.float32),
+        }
+
+    # ----------------------------------------------------------------- user model
+    def utilities(self, s: Sessions, items: np.ndarray, kg_aware: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Click utility and affinity of ``items`` (``(B, S)``) for each session's user (no position bias).
+
+        Affinity is ``interest . v~_i`` plus the KG boost from recent consumption (a lens is wanted
+        right after a camera); utility adds appeal, domain terms and subtracts topic fatigue.
+
+        ``kg_aware=False`` gives what a model blind to the KG would compute: raw item vectors and no boosts.
+        """
+        users = s.users
+        vectors = self.fused_vectors if kg_aware else self.catalog.vectors
+        affinity = np.einsum("bd,bsd->bs", users.interest, vectors[items])
+        if kg_aware:
+            affinity += self.kg_boost(s, items)
+        rows = np.arange(len(items))[:, None]
+        utility = affinity + self.catalog.appeal[items] - users.fatigue[rows, self.catalog.topics[items]]
+        for k, term in enumerate(self.config.utility_terms):
+            values = self.term_columns[items, k]
+            trait = users.traits[term.trait][:, None] if term.trait else (0.0 if term.kind == "mismatch" else 1.0)
+            utility += term.weight * (np.abs(values - trait) if term.kind == "mismatch" else trait * values)
+        return utility, affinity
+
+    def kg_boost(self, s: Sessions, items: np.ndarray) -> np.ndarray:
+        """Utility added to ``items`` by the KG relations of recently consumed items, ``(B, S)``."""
+        weights = s.history_responses[:, :, 0] * self.boost_weights  # clicked * decay^age
+        related = self.boosts[s.history_ids[:, :, None], items[:, None, :]]  # (B, H, S)
+        return np.einsum("bh,bhs->bs", weights, related)
+
+    def consumption(self, s: Sessions, items: np.ndarray, affinity: np.ndarray) -> Consumption:
+        """What the response function sees for ``items`` of shape ``(B,)`` or ``(B, S)``."""
+        quality = self.catalog.quality[items]
+        expand = (slice(None),) + (None,) * (items.ndim - 1)
+        cfg = self.config
+        return Consumption(
+            attributes={name: values[items] for name, values in self.catalog.attributes.items()},
+            quality=quality,
+            affinity=affinity,
+            engagement=sigmoid(cfg.engagement_affinity * affinity + cfg.engagement_quality * quality),
+            traits={name: values[expand] for name, values in s.users.traits.items()},
+        )
+
+    def slate_choice(self, utilities: np.ndarray) -> np.ndarray:
+        """Choice probabilities ``(..., K + 1)`` of slates whose utilities already include position bias."""
+        cfg = self.config
+        return self.choice_probabilities(utilities, cfg.no_click_utility, cfg.choice_temperature)
+
+    # ----------------------------------------------------------------- step
+    def step(self, rng: np.random.Generator, s: Sessions, slates: np.ndarray) -> Outcome:
+        """Show each session the slate of candidate positions ``slates`` ``(B, K)``; advance in place.
+
+        A position repeated in a slate is shown once, at its first occurrence; later copies are empty slots.
+        """
+        batch = np.arange(len(slates))
+        items = np.take_along_axis(s.candidates, slates, axis=1)
+        utility, affinity = self.utilities(s, items)
+        repeated = (slates[:, :, None] == slates[:, None, :]) & np.tri(slates.shape[1], k=-1, dtype=bool)
+        utility = np.where(repeated.any(axis=2), -np.inf, utility + self.position_bias)
+        pick = sample_choice(rng, self.slate_choice(utility))
+        clicked = pick < slates.shape[1]
+        position = np.minimum(pick, slates.shape[1] - 1)
+        item = items[batch, position]
+        consumed = self.consumption(s, item, affinity[batch, position])
+        response: Response = self.respond(consumed, Draw(rng))
+        reward = np.where(clicked, response.reward, 0.0)
+        engagement = np.where(clicked, consumed.engagement, 0.0)
+        update_users(
+            rng,
+            s.users,
+            self.dynamics,
+            interest_mean=self.interest_mean,
+            clicked=clicked,
+            item_vectors=self.fused_vectors[item],
+            item_topics=self.catalog.topics[item],
+            received_utility=consumed.quality + self.config.satisfaction_affinity * consumed.affinity,
+            engagement=engagement,
+            time_spent=response.time,
+        )
+        s.history_ids[:, :-1] = s.history_ids[:, 1:]
+        s.history_ids[:, -1] = np.where(clicked, item, items[:, 0])
+        s.history_responses[:, :-1] = s.history_responses[:, 1:]
+        s.history_responses[:, -1] = np.stack([clicked, reward, engagement], axis=1)
+        s.steps += 1
+        s.clicks += clicked
+        s.time_spent += np.where(clicked, response.time, self.config.no_click_cost)
+        s.last_reward[:] = reward
+        s.candidates = self.sample_candidates(rng, s, len(slates))
+        return Outcome(
+            reward=reward,
+            clicked=clicked,
+            position=np.where(clicked, position, -1),
+            item=np.where(clicked, item, -1),
+            terminated=s.users.budget <= 0,
+            signals={name: np.where(clicked, value, 0.0) for name, value in response.signals.items()},
+        )
+
+    # ----------------------------------------------------------------- ground truth
+    def oracle_slates(self, s: Sessions, objective: str = "reward", kg_aware: bool = True) -> np.ndarray:
+        """The myopic oracle: greedily build slates maximising expected immediate ``objective``.
+
+        Args:
+            s: sessions (read only).
+            objective: ``"reward"`` (expected reward) or ``"click"`` (click probability, a clickbait chaser).
+            kg_aware: ``False`` models the user as if the KG did not exist (alpha = 0, no boosts).
+
+        Returns:
+            Candidate positions ``(B, K)``; a slot that would lower the objective repeats the first
+            position (an empty slot).
+        """
+        if objective not in ("reward", "click"):
+            raise ValueError(f"unknown objective {objective!r}; accepted: reward, click")
+        utility, affinity = self.utilities(s, s.candidates, kg_aware)
+        if objective == "reward":
+            value = self.respond(self.consumption(s, s.candidates, affinity), Expectation()).reward
+        else:
+            value = np.ones_like(utility)
+        batch, num_candidates = utility.shape
+        k_max = self.config.slate_size
+        slate = np.zeros((batch, k_max), dtype=np.int64)
+        slate_utility = np.full((batch, k_max), -np.inf)
+        slate_value = np.zeros((batch, k_max))
+        best_so_far = np.zeros(batch)
+        rows = np.arange(batch)
+        taken = np.zeros((batch, num_candidates), dtype=bool)
+        for k in range(k_max):
+            trial_u = np.repeat(slate_utility[:, None, : k + 1], num_candidates, axis=1)
+            trial_u[:, :, k] = utility + self.position_bias[k]
+            trial_v = np.repeat(slate_value[:, None, : k + 1], num_candidates, axis=1)
+            trial_v[:, :, k] = value
+            expected = (self.slate_choice(trial_u)[..., :-1] * trial_v).sum(axis=-1)
+            expected[taken] = -np.inf
+            best = expected.argmax(axis=1)
+            gain = expected[rows, best] > best_so_far + 1e-12
+            if k == 0:
+                gain[:] = True
+            slate[:, k] = np.where(gain, best, slate[:, 0])
+            slate_utility[:, k] = np.where(gain, utility[rows, best] + self.position_bias[k], -np.inf)
+            slate_value[:, k] = np.where(gain, value[rows, best], 0.0)
+            best_so_far = np.where(gain, expected[rows, best], best_so_far)
+            taken[rows[gain], best[gain]] = True
+        return slate

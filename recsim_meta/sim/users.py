@@ -1,0 +1,156 @@
+"""User population, latent state and its dynamics, batched over ``B`` users.
+
+A user has latent interests ``u ~ N(mu_cohort, sigma_u^2 I)``, traits (price sensitivity, ...), and a
+state that evolves: interests drift and are pulled toward consumed items, per-topic fatigue builds
+with consumption and decays, satisfaction follows the received utility (quality, and affinity) of what was consumed, and the time
+budget falls with time spent and rises with satisfaction. The session ends when the budget is spent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TraitSpec:
+    """A user trait drawn as ``clip(N(mean + shift * std, std), low, high)``."""
+
+    name: str
+    mean: float
+    std: float
+    low: float = -np.inf
+    high: float = np.inf
+
+    def __post_init__(self) -> None:
+        if self.std < 0 or self.low > self.high:
+            raise ValueError(f"trait {self.name!r}: need std >= 0 and low <= high")
+
+
+@dataclass(frozen=True)
+class UserDynamics:
+    """Rates of the state dynamics (per step).
+
+    Attributes:
+        drift: std of the random walk of interests.
+        pull: how far interests move toward a consumed item's vector, scaled by engagement.
+        reversion: pull of interests back to the cohort mean.
+        fatigue_rate: fatigue added to a topic when one of its items is consumed.
+        fatigue_decay: multiplicative decay of fatigue per step.
+        satisfaction_rate: weight of the latest item's received utility in the satisfaction average.
+        budget_refund: budget returned per unit of time spent, per unit of satisfaction.
+        no_click_cost: budget spent by a step without a click.
+    """
+
+    drift: float
+    pull: float
+    reversion: float
+    fatigue_rate: float
+    fatigue_decay: float
+    satisfaction_rate: float
+    budget_refund: float
+    no_click_cost: float
+
+
+@dataclass
+class UserState:
+    """Latent state of ``B`` users; the first axis of every array is the user."""
+
+    interest: np.ndarray  # (B, d)
+    fatigue: np.ndarray  # (B, T)
+    satisfaction: np.ndarray  # (B,)
+    budget: np.ndarray  # (B,) remaining time budget
+    traits: dict[str, np.ndarray]  # name -> (B,)
+
+    def take(self, index: np.ndarray) -> UserState:
+        """The users at ``index`` (a copy)."""
+        return UserState(
+            self.interest[index].copy(),
+            self.fatigue[index].copy(),
+            self.satisfaction[index].copy(),
+            self.budget[index].copy(),
+            {name: value[index].copy() for name, value in self.traits.items()},
+        )
+
+    def put(self, index: np.ndarray, other: UserState) -> None:
+        """Overwrite the users at ``index`` with ``other``'s."""
+        self.interest[index] = other.interest
+        self.fatigue[index] = other.fatigue
+        self.satisfaction[index] = other.satisfaction
+        self.budget[index] = other.budget
+        for name, value in self.traits.items():
+            value[index] = other.traits[name]
+
+
+def cohort_interest_mean(centroids: np.ndarray, favourite_topics: np.ndarray, scale: float) -> np.ndarray:
+    """Mean interest of a cohort: ``scale`` times the mean centroid of its favourite topics."""
+    return scale * centroids[favourite_topics].mean(axis=0)
+
+
+def sample_users(
+    rng: np.random.Generator,
+    num_users: int,
+    *,
+    interest_mean: np.ndarray,
+    interest_std: float,
+    num_topics: int,
+    time_budget: float,
+    traits: tuple[TraitSpec, ...],
+    trait_shift: float = 0.0,
+) -> UserState:
+    """Draw ``num_users`` fresh users of one cohort."""
+    interest = interest_mean + interest_std * rng.standard_normal((num_users, len(interest_mean)))
+    values = {
+        spec.name: np.clip(rng.normal(spec.mean + trait_shift * spec.std, spec.std, num_users), spec.low, spec.high)
+        for spec in traits
+    }
+    return UserState(
+        interest=interest,
+        fatigue=np.zeros((num_users, num_topics)),
+        satisfaction=np.zeros(num_users),
+        budget=np.full(num_users, float(time_budget)),
+        traits=values,
+    )
+
+
+def update_users(
+    rng: np.random.Generator,
+    state: UserState,
+    dynamics: UserDynamics,
+    *,
+    interest_mean: np.ndarray,
+    clicked: np.ndarray,
+    item_vectors: np.ndarray,
+    item_topics: np.ndarray,
+    received_utility: np.ndarray,
+    engagement: np.ndarray,
+    time_spent: np.ndarray,
+) -> None:
+    """Advance every user by one step in place; arrays describe each user's consumed item (ignored where not clicked).
+
+    Args:
+        rng: randomness for the interest drift.
+        state: the users, changed in place.
+        dynamics: rates.
+        interest_mean: cohort mean the interests revert to, shape ``(d,)``.
+        clicked: whether each user consumed an item, shape ``(B,)`` bool.
+        item_vectors: fused vectors of the consumed items, ``(B, d)``.
+        item_topics: their topics, ``(B,)``.
+        received_utility: what consuming it was worth to the user (quality, plus affinity in
+            some domains, as RecSim's ``user_quality_factor``), ``(B,)``.
+        engagement: how much each user liked it, ``(B,)``.
+        time_spent: time each consumption took, ``(B,)``.
+    """
+    took = clicked.astype(np.float64)
+    d = dynamics
+    state.interest += (
+        (d.pull * took * engagement)[:, None] * (item_vectors - state.interest)
+        + d.reversion * (interest_mean - state.interest)
+        + d.drift * rng.standard_normal(state.interest.shape)
+    )
+    state.fatigue *= d.fatigue_decay
+    state.fatigue[np.arange(len(took)), item_topics] += d.fatigue_rate * took
+    state.satisfaction += d.satisfaction_rate * took * (received_utility - state.satisfaction)
+    spent = np.where(clicked, time_spent, d.no_click_cost)
+    state.budget -= spent - d.budget_refund * took * time_spent * state.satisfaction

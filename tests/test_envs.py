@@ -1,0 +1,126 @@
+"""Every registered id: Gymnasium and SB3 checks, vector envs, pickling, determinism, rendering."""
+
+import pickle
+import warnings
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import recsim_meta
+
+
+def rollout(env: gym.Env, seed: int, steps: int) -> list:
+    """Observations, rewards and flags of ``steps`` steps with seeded random actions (resetting as needed)."""
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    trajectory = [obs]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        trajectory.append((obs, reward, terminated, truncated, info))
+        if terminated or truncated:
+            trajectory.append(env.reset()[0])
+    return trajectory
+
+
+def assert_same(a, b) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, (tuple, list)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_same(x, y)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+def test_registered_ids_cover_the_presets():
+    assert set(recsim_meta.ENV_IDS) == {
+        "recsim_meta/Ecommerce-v0",
+        "recsim_meta/Video-v0",
+        "recsim_meta/VideoInterestEvolution-v0",
+    }
+    for env_id in recsim_meta.ENV_IDS:
+        assert env_id in gym.registry
+
+
+def test_gymnasium_check_env_without_warnings(env_id):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env = gym.make(env_id, render_mode="ansi")
+        gym_check_env(env.unwrapped)
+
+
+def test_sb3_check_env_without_warnings(env_id):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_check_env(gym.make(env_id).unwrapped, warn=True)
+
+
+def test_single_item_settings_use_discrete_actions(env_id):
+    env = gym.make(env_id, slate_size=1)
+    assert isinstance(env.action_space, gym.spaces.Discrete)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gym_check_env(env.unwrapped)
+        sb3_check_env(env.unwrapped, warn=True)
+
+
+def test_make_vec(env_id):
+    envs = gym.make_vec(env_id, num_envs=4)
+    obs, _ = envs.reset(seed=0)
+    assert obs["candidate_ids"].shape[0] == 4
+    for _ in range(5):
+        obs, reward, terminated, truncated, _ = envs.step(envs.action_space.sample())
+        assert reward.shape == (4,)
+    envs.close()
+
+
+def test_pickle_round_trip_continues_identically(env_id):
+    env = gym.make(env_id)
+    env.reset(seed=3)
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    clone = pickle.loads(pickle.dumps(env))
+    action = env.action_space.sample()
+    assert_same(env.step(action), clone.step(action))
+
+
+def test_same_seed_same_trajectory_for_200_steps(env_id):
+    assert_same(rollout(gym.make(env_id), 7, 200), rollout(gym.make(env_id), 7, 200))
+
+
+def test_different_seed_differs(env_id):
+    a, b = rollout(gym.make(env_id), 7, 50), rollout(gym.make(env_id), 8, 50)
+    assert not np.array_equal(a[0]["candidate_ids"], b[0]["candidate_ids"])
+    rewards = [[step[1] for step in trajectory if isinstance(step, tuple)] for trajectory in (a, b)]
+    assert rewards[0] != rewards[1]
+
+
+def test_render_ansi_shows_slate_choice_and_response(env_id):
+    env = gym.make(env_id, render_mode="ansi")
+    env.reset(seed=0)
+    for _ in range(20):
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+        if info["clicked"]:
+            break
+    text = env.render()
+    assert "slate of" in text and "response:" in text and "reward=" in text
+    assert ("<- chosen" in text) == info["clicked"]
+
+
+def test_ground_truth_is_exposed(env_id):
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    unwrapped = env.unwrapped
+    assert env.action_space.contains(
+        np.asarray(unwrapped.oracle_slate(), dtype=np.int64).reshape(env.action_space.shape)
+    )
+    edges = unwrapped.kg_edges()
+    assert edges.ndim == 2 and edges.shape[1] == 3
+    if len(edges):
+        assert edges[:, 1].max() < len(unwrapped.kg_relations)
+        assert unwrapped.knowledge_graph.number_of_nodes() >= unwrapped.config.num_items

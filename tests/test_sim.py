@@ -1,0 +1,122 @@
+"""The generative model's pieces: choice models, KG fusion, catalogue, users, tasks, slates."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from recsim_meta import Task, make_splits, sample_tasks
+from recsim_meta.sim.catalog import make_catalog
+from recsim_meta.sim.choice import CHOICE_MODELS, cascade_probabilities, mnl_probabilities, sample_choice
+from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec, fuse_vectors, make_knowledge_graph
+
+utilities = arrays(
+    np.float64, st.tuples(st.integers(1, 4), st.integers(1, 6)), elements=st.floats(-20, 20, allow_nan=False)
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(utilities, st.floats(-5, 5), st.floats(0.1, 5), st.sampled_from(sorted(CHOICE_MODELS)))
+def test_choice_probabilities_are_distributions(u, no_click, temperature, model):
+    p = CHOICE_MODELS[model](u, no_click, temperature)
+    assert p.shape == (u.shape[0], u.shape[1] + 1)
+    assert np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_empty_slots_are_never_chosen():
+    u = np.array([[1.0, -np.inf, 0.5]])
+    for model in CHOICE_MODELS.values():
+        assert model(u, 0.0, 1.0)[0, 1] == 0.0
+
+
+def test_mnl_matches_formula_and_sampling_follows_it():
+    u = np.array([[1.0, 0.0]])
+    p = mnl_probabilities(u, 0.5, 2.0)
+    expected = np.exp([2.0, 0.0, 1.0]) / np.exp([2.0, 0.0, 1.0]).sum()
+    np.testing.assert_allclose(p[0], expected)
+    draws = sample_choice(np.random.default_rng(0), np.repeat(p, 20000, axis=0))
+    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 20000, expected, atol=0.015)
+
+
+def test_cascade_prefers_the_top_position():
+    p = cascade_probabilities(np.array([[0.0, 0.0]]), 0.0, 1.0)
+    np.testing.assert_allclose(p[0], [0.5, 0.25, 0.25])
+
+
+def test_kg_fusion_follows_the_formula():
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((6, 3))
+    topics = np.array([0, 0, 0, 1, 1, 1])
+    kg = make_knowledge_graph(
+        rng,
+        vectors,
+        topics,
+        2,
+        (EntitySpec("series", 2),),
+        (
+            RelationSpec("sequel", "series", fusion_weight=0.7, entity="series"),
+            RelationSpec("similar", "similar", per_item=1, fusion_weight=0.2),
+        ),
+    )
+    fused = fuse_vectors(vectors, kg, alpha=0.5, fusion_weights=np.array([0.7, 0.2]))
+    for i in range(6):
+        out = np.flatnonzero(kg.heads == i)
+        expected = vectors[i] + 0.5 * sum(
+            [0.7, 0.2][kg.relation_ids[e]] * kg.weights[e] * vectors[kg.tails[e]] / len(out) for e in out
+        )
+        np.testing.assert_allclose(fused[i], expected)
+    np.testing.assert_allclose(fuse_vectors(vectors, kg, 0.0, np.array([0.7, 0.2])), vectors)
+    assert kg.graph.number_of_edges() == 6 + len(kg.heads)  # has_series edges + relations
+
+
+def test_catalog_is_seeded_and_marks_clickbait():
+    kwargs = dict(num_items=300, num_topics=6, dim=4)
+    a = make_catalog(np.random.default_rng(1), **kwargs)
+    b = make_catalog(np.random.default_rng(1), **kwargs)
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    np.testing.assert_allclose(a.popularity.sum(), 1.0)
+    bait = a.clickbait_topics[a.topics]
+    assert a.appeal[bait].mean() > a.appeal[~bait].mean()
+    assert a.quality[bait].mean() < a.quality[~bait].mean()
+
+
+def test_tasks_are_seeded_and_splits_are_disjoint():
+    assert sample_tasks("video", 5, seed=3) == sample_tasks("video", 5, seed=3)
+    assert sample_tasks("video", 5, seed=3) != sample_tasks("video", 5, seed=4)
+    splits = make_splits(["ecommerce", "video"], held_out_domain="video", num_cohorts=6)
+    groups = [set(splits.train), set(splits.validation), set(splits.test_cohorts), set(splits.test_domain)]
+    assert all(groups) and sum(map(len, groups)) == len(set().union(*groups))
+    assert {t.domain for t in splits.test_domain} == {"video"}
+    assert {t.domain for t in splits.train} == {"ecommerce"}
+    with pytest.raises(ValueError, match="held_out_domain 'news'"):
+        make_splits(["video"], held_out_domain="news")
+
+
+def test_task_option_sets_the_world_and_stays():
+    env = gym.make("recsim_meta/Ecommerce-v0")
+    task = sample_tasks("ecommerce", 2, seed=0)[1]
+    env.reset(seed=0, options={"task": task})
+    assert env.unwrapped.task == task
+    env.reset(seed=1)
+    assert env.unwrapped.task == task
+    other = Task(domain="ecommerce", catalogue_seed=5)
+    env.reset(seed=1, options={"task": other})
+    assert env.unwrapped.task == other
+    assert not np.array_equal(
+        env.unwrapped.catalog.vectors, gym.make("recsim_meta/Ecommerce-v0").unwrapped.catalog.vectors
+    )
+
+
+def test_repeated_slate_positions_are_empty_slots():
+    env = gym.make("recsim_meta/Ecommerce-v0").unwrapped
+    env.reset(seed=0)
+    chosen = set()
+    for seed in range(200):
+        env.reset(seed=seed)
+        _, _, _, _, info = env.step(np.array([3, 3, 3, 3]))
+        chosen.add(info["position"])
+    assert chosen <= {-1, 0}  # only the first copy can be clicked
+    assert 0 in chosen
