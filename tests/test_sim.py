@@ -120,3 +120,26 @@ def test_repeated_slate_positions_are_empty_slots():
         chosen.add(info["position"])
     assert chosen <= {-1, 0}  # only the first copy can be clicked
     assert 0 in chosen
+
+
+def test_consuming_an_item_changes_what_is_wanted_next_through_the_kg():
+    """Ecommerce: after buying an item its complements gain utility and its substitutes lose it."""
+    env = gym.make("recsim_meta/Ecommerce-v0").unwrapped
+    env.reset(seed=0)
+    world, sessions = env.world, env.sessions
+    relations = world.kg.relations
+    head = int(world.kg.heads[0])
+    out = world.kg.heads == head
+    complements = world.kg.tails[out & (world.kg.relation_ids == relations.index("complement"))]
+    substitutes = world.kg.tails[out & (world.kg.relation_ids == relations.index("substitute"))]
+    items = np.concatenate([complements, substitutes])[None]
+    before, _ = world.utilities(sessions, items)
+    sessions.history_ids[0, -1] = head
+    sessions.history_responses[0, -1, 0] = 1.0  # clicked
+    after, _ = world.utilities(sessions, items)
+    change = (after - before)[0]
+    assert np.all(change[: len(complements)] > 0)
+    assert np.all(change[len(complements) :] < 0)
+    blind_before, _ = world.utilities(sessions, items, kg_aware=False)
+    sessions.history_responses[0, -1, 0] = 0.0
+    np.testing.assert_array_equal(blind_before, world.utilities(sessions, items, kg_aware=False)[0])

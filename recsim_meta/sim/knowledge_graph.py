@@ -134,7 +134,9 @@ def _relation_edges(
         same = groups[order[:-1]] == groups[order[1:]]
         return order[:-1][same], order[1:][same]
     if spec.pattern == "partner_topic":
-        partner = rng.permutation(num_topics)
+        order = rng.permutation(num_topics)  # one random cycle: no topic is its own partner
+        partner = np.empty(num_topics, dtype=np.int64)
+        partner[order] = np.roll(order, -1)
         members = [np.flatnonzero(topics == t) for t in range(num_topics)]
         for item, topic in enumerate(topics):
             pool = members[partner[topic]]
