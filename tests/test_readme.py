@@ -9,4 +9,4 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert ci in readme
-    assert 'pip install -c constraints.txt -e . && recsim-meta demo' in readme
+    assert "pip install -c constraints.txt -e . && recsim-meta demo" in readme

@@ -44,12 +44,6 @@ class Sessions:
     time_spent: np.ndarray
     last_reward: np.ndarray
 
-    def put(self, index: np.ndarray, other: Sessions) -> None:
-        """Overwrite the sessions at ``index`` with ``other``'s (used by autoreset)."""
-        self.users.put(index, other.users)
-        for name in ("history_ids", "history_responses", "candidates", "steps", "clicks", "time_spent", "last_reward"):
-            getattr(self, name)[index] = getattr(other, name)
-
 
 @dataclass(frozen=True)
 class Outcome:

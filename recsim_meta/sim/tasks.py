@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class TaskSplits:
     validation: tuple[Task, ...]
     test_cohorts: tuple[Task, ...]
     test_domain: tuple[Task, ...]
-    held_out_domain: str | None = field(default=None)
+    held_out_domain: str | None = None
 
 
 def make_splits(

@@ -63,25 +63,6 @@ class UserState:
     budget: np.ndarray  # (B,) remaining time budget
     traits: dict[str, np.ndarray]  # name -> (B,)
 
-    def take(self, index: np.ndarray) -> UserState:
-        """The users at ``index`` (a copy)."""
-        return UserState(
-            self.interest[index].copy(),
-            self.fatigue[index].copy(),
-            self.satisfaction[index].copy(),
-            self.budget[index].copy(),
-            {name: value[index].copy() for name, value in self.traits.items()},
-        )
-
-    def put(self, index: np.ndarray, other: UserState) -> None:
-        """Overwrite the users at ``index`` with ``other``'s."""
-        self.interest[index] = other.interest
-        self.fatigue[index] = other.fatigue
-        self.satisfaction[index] = other.satisfaction
-        self.budget[index] = other.budget
-        for name, value in self.traits.items():
-            value[index] = other.traits[name]
-
 
 def cohort_interest_mean(centroids: np.ndarray, favourite_topics: np.ndarray, scale: float) -> np.ndarray:
     """Mean interest of a cohort: ``scale`` times the mean centroid of its favourite topics."""
