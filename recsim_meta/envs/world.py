@@ -118,6 +118,9 @@ class World:
         self.respond = RESPONSES[config.response]
         self.choice_probabilities = CHOICE_MODELS[config.choice_model]
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
+        # earlier[i, j]: slot j comes before slot i (to find repeats in slates and candidate pools)
+        self.earlier_in_slate = np.tri(config.slate_size, k=-1, dtype=bool)
+        self.earlier_in_pool = np.tri(config.num_candidates + config.related_candidates, k=-1, dtype=bool)
         self.dynamics = config.dynamics()
 
     # ----------------------------------------------------------------- set-up helpers
@@ -194,10 +197,10 @@ class World:
         slot = (rng.random((num_sessions, r)) * degree[:, None]).astype(np.int64)
         related = np.where(slot < degree[:, None], self.neighbours[source[:, None], slot], -1)
         pool = np.concatenate([related, uniform], axis=1)
-        repeated = (pool[:, :, None] == pool[:, None, :]) & np.tri(pool.shape[1], k=-1, dtype=bool)
+        repeated = (pool[:, :, None] == pool[:, None, :]) & self.earlier_in_pool
         invalid = repeated.any(axis=2) | (pool < 0)
         keep = np.argsort(invalid, axis=1, kind="stable")[:, :m]
-        return np.take_along_axis(pool, keep, axis=1).astype(np.int64)
+        return pool[np.arange(num_sessions)[:, None], keep].astype(np.int64)
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
@@ -265,9 +268,9 @@ class World:
         A position repeated in a slate is shown once, at its first occurrence; later copies are empty slots.
         """
         batch = np.arange(len(slates))
-        items = np.take_along_axis(s.candidates, slates, axis=1)
+        items = s.candidates[batch[:, None], slates]
         utility, affinity = self.utilities(s, items)
-        repeated = (slates[:, :, None] == slates[:, None, :]) & np.tri(slates.shape[1], k=-1, dtype=bool)
+        repeated = (slates[:, :, None] == slates[:, None, :]) & self.earlier_in_slate
         utility = np.where(repeated.any(axis=2), -np.inf, utility + self.position_bias)
         pick = sample_choice(rng, self.slate_choice(utility))
         clicked = pick < slates.shape[1]
