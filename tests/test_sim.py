@@ -132,6 +132,7 @@ def test_consuming_an_item_changes_what_is_wanted_next_through_the_kg():
     out = world.kg.heads == head
     complements = world.kg.tails[out & (world.kg.relation_ids == relations.index("complement"))]
     substitutes = world.kg.tails[out & (world.kg.relation_ids == relations.index("substitute"))]
+    assert len(complements) and len(substitutes)
     items = np.concatenate([complements, substitutes])[None]
     before, _ = world.utilities(sessions, items)
     sessions.history_ids[0, -1] = head

@@ -66,6 +66,11 @@ class Outcome:
     signals: dict[str, np.ndarray]
 
 
+def repeats_earlier(rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """``(B, S)`` mask of entries equal to an entry before them in their row; ``earlier = np.tri(S, k=-1)``."""
+    return ((rows[:, :, None] == rows[:, None, :]) & earlier).any(axis=2)
+
+
 def _seed_of(text: str) -> int:
     return zlib.crc32(text.encode())
 
@@ -118,7 +123,7 @@ class World:
         self.respond = RESPONSES[config.response]
         self.choice_probabilities = CHOICE_MODELS[config.choice_model]
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
-        # earlier[i, j]: slot j comes before slot i (to find repeats in slates and candidate pools)
+        # masks for repeats_earlier: entry [i, j] says slot j comes before slot i
         self.earlier_in_slate = np.tri(config.slate_size, k=-1, dtype=bool)
         self.earlier_in_pool = np.tri(config.num_candidates + config.related_candidates, k=-1, dtype=bool)
         self.dynamics = config.dynamics()
@@ -197,8 +202,7 @@ class World:
         slot = (rng.random((num_sessions, r)) * degree[:, None]).astype(np.int64)
         related = np.where(slot < degree[:, None], self.neighbours[source[:, None], slot], -1)
         pool = np.concatenate([related, uniform], axis=1)
-        repeated = (pool[:, :, None] == pool[:, None, :]) & self.earlier_in_pool
-        invalid = repeated.any(axis=2) | (pool < 0)
+        invalid = repeats_earlier(pool, self.earlier_in_pool) | (pool < 0)
         keep = np.argsort(invalid, axis=1, kind="stable")[:, :m]
         return pool[np.arange(num_sessions)[:, None], keep].astype(np.int64)
 
@@ -270,8 +274,7 @@ class World:
         batch = np.arange(len(slates))
         items = s.candidates[batch[:, None], slates]
         utility, affinity = self.utilities(s, items)
-        repeated = (slates[:, :, None] == slates[:, None, :]) & self.earlier_in_slate
-        utility = np.where(repeated.any(axis=2), -np.inf, utility + self.position_bias)
+        utility = np.where(repeats_earlier(slates, self.earlier_in_slate), -np.inf, utility + self.position_bias)
         pick = sample_choice(rng, self.slate_choice(utility))
         clicked = pick < slates.shape[1]
         position = np.minimum(pick, slates.shape[1] - 1)
