@@ -3,14 +3,16 @@
 Importing the package registers every environment id (``recsim_meta.ENV_IDS``).
 """
 
-from recsim_meta.envs import ENV_IDS, DomainConfig, RecEnv, make_config
+from recsim_meta.envs import DOMAINS, ENV_IDS, DomainConfig, MultiDomainEnv, RecEnv, make_config
 from recsim_meta.sim.tasks import Task, TaskSplits, make_splits, sample_tasks
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DOMAINS",
     "ENV_IDS",
     "DomainConfig",
+    "MultiDomainEnv",
     "RecEnv",
     "Task",
     "TaskSplits",

@@ -83,7 +83,7 @@ def test_bad_render_mode_and_reset_options():
         env.reset(options={"tsk": 1})
     with pytest.raises(ValueError, match="must be a recsim_meta Task"):
         env.reset(options={"task": "video"})
-    with pytest.raises(ValueError, match="does not match this env's domain 'video'"):
+    with pytest.raises(ValueError, match="task domain 'ecommerce' does not match this env's domain\\(s\\): video"):
         env.reset(options={"task": Task(domain="ecommerce")})
     with pytest.raises(ValueError, match="kg_strength"):
         Task(domain="video", kg_strength=-1.0)

@@ -37,14 +37,24 @@ def assert_same(a, b) -> None:
         np.testing.assert_array_equal(a, b)
 
 
-def test_registered_ids_cover_the_presets():
-    assert set(recsim_meta.ENV_IDS) == {
-        "recsim_meta/Ecommerce-v0",
-        "recsim_meta/Video-v0",
-        "recsim_meta/VideoInterestEvolution-v0",
-    }
+def test_registered_ids_cover_the_six_domains_and_the_multi_domain_env():
+    domains = ("Ecommerce", "News", "Video", "Social", "Game", "Finance")
+    expected = {f"recsim_meta/{name}-v0" for name in (*domains, "VideoInterestEvolution", "MultiDomain")}
+    assert set(recsim_meta.ENV_IDS) == expected
     for env_id in recsim_meta.ENV_IDS:
         assert env_id in gym.registry
+
+
+def test_class_docstring_documents_the_env_gymnasium_style(env_id):
+    env = gym.make(env_id).unwrapped
+    doc = type(env).__doc__
+    for section in ("Description", "Action Space", "Observation Space", "Rewards", "Episode End", "Arguments"):
+        assert f"## {section}" in doc, section
+    assert env_id in doc
+    for key, space in env.observation_space.items():
+        assert f"``{key}``" in doc, key
+        if env_id != "recsim_meta/MultiDomain-v0":  # its widths depend on the domains chosen
+            assert f"| ({space.shape[0]},) |" in doc, (key, space.shape)
 
 
 def test_gymnasium_check_env_without_warnings(env_id):

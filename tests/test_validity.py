@@ -1,7 +1,8 @@
 """The simulator means something: better knowledge earns more, and long-horizon effects exist.
 
-Each comparison uses 200 episodes with fixed seeds, spread over 4 cohorts (tasks) of the domain,
-because item popularity is global while a single cohort may not share the popular tastes.
+Each comparison uses fixed seeds spread over 4 cohorts (tasks) of the domain, because item popularity
+is global while a single cohort may not share the popular tastes; runs of different policies are
+paired (the same users meet each policy).
 """
 
 import functools
@@ -10,30 +11,27 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import recsim_meta
 from recsim_meta.agents import OraclePolicy, PopularityPolicy, RandomPolicy
-from recsim_meta.evaluation import EpisodeStats, mean_ci, run_episodes
+from recsim_meta.evaluation import EpisodeStats, evaluation_tasks, mean_ci, run_on_tasks
+from recsim_meta.sim.social import SocialSpec
 
-EPISODES = 200
 COHORTS = 4
+EPISODES = {"recsim_meta/VideoInterestEvolution-v0": 80}  # 300-step sessions; CIs are tight already
+DEFAULT_EPISODES = 200
+POLICIES = {
+    "random": lambda env: RandomPolicy(env, seed=0),
+    "popularity": PopularityPolicy,
+    "oracle": OraclePolicy,
+    "kg_blind_oracle": lambda env: OraclePolicy(env, kg_aware=False),
+    "click_chaser": lambda env: OraclePolicy(env, objective="click"),
+}
 
 
 @functools.cache
 def evaluate(env_id: str, policy_name: str) -> EpisodeStats:
     env = gym.make(env_id)
-    tasks = recsim_meta.sample_tasks(env.unwrapped.config.name, COHORTS, seed=0)
-    policies = {
-        "random": lambda: RandomPolicy(env, seed=0),
-        "popularity": lambda: PopularityPolicy(env),
-        "oracle": lambda: OraclePolicy(env),
-        "kg_blind_oracle": lambda: OraclePolicy(env, kg_aware=False),
-        "clickbait": lambda: OraclePolicy(env, objective="click"),
-    }
-    runs = [
-        run_episodes(env, policies[policy_name](), EPISODES // COHORTS, seed=1000 * i, options={"task": task})
-        for i, task in enumerate(tasks)
-    ]
-    return EpisodeStats(*(np.concatenate([getattr(r, f) for r in runs]) for f in ("returns", "lengths", "clicks")))
+    episodes = EPISODES.get(env_id, DEFAULT_EPISODES)
+    return run_on_tasks(env, POLICIES[policy_name], evaluation_tasks(env, COHORTS), episodes)
 
 
 def test_oracle_beats_popularity_beats_random_with_disjoint_cis(env_id):
@@ -42,12 +40,12 @@ def test_oracle_beats_popularity_beats_random_with_disjoint_cis(env_id):
     assert popularity[1] > random[2], (popularity, random)
 
 
-def test_session_length_responds_to_the_policy(env_id):
-    """The clickbait chaser (max click probability) and the oracle end sessions at different times."""
-    oracle, clickbait = evaluate(env_id, "oracle"), evaluate(env_id, "clickbait")
-    difference = mean_ci(oracle.lengths - clickbait.lengths)  # paired: same seeds and cohorts
-    assert difference[1] > 0 or difference[2] < 0, difference
-    assert mean_ci(oracle.returns)[1] > mean_ci(clickbait.returns)[2]
+def test_chasing_clicks_ends_sessions_sooner_and_earns_less(env_id):
+    """Long-horizon effects: the click chaser (max click probability) ends sessions before the oracle."""
+    oracle, chaser = evaluate(env_id, "oracle"), evaluate(env_id, "click_chaser")
+    difference = mean_ci(oracle.lengths - chaser.lengths)  # paired: same seeds and cohorts
+    assert difference[1] > 0, difference
+    assert mean_ci(oracle.returns)[1] > mean_ci(chaser.returns)[2]
 
 
 def test_kg_aware_oracle_beats_kg_blind_oracle(env_id):
@@ -56,3 +54,50 @@ def test_kg_aware_oracle_beats_kg_blind_oracle(env_id):
     aware, blind = evaluate(env_id, "oracle"), evaluate(env_id, "kg_blind_oracle")
     difference = mean_ci(aware.returns - blind.returns)  # paired: same seeds and cohorts
     assert difference[1] > 0, difference
+
+
+def friend_item_choice_rates(social_weight: float, episodes: int = 100) -> np.ndarray:
+    """Per episode of a random policy in Social-v0: share of the shown items with a friend signal that were chosen."""
+    env = gym.make("recsim_meta/Social-v0", social=SocialSpec(weight=social_weight, engaged_per_member=15))
+    column = env.unwrapped.feature_names.index("friends_engaged")
+    policy = RandomPolicy(env, seed=0)
+    rates = np.zeros(episodes)
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=episode)
+        shown = chosen = 0
+        done = False
+        while not done:
+            action, _ = policy.predict(obs)
+            friend = obs["candidate_features"].reshape(len(obs["candidate_ids"]), -1)[action, column] > 0
+            obs, _, terminated, truncated, info = env.step(action)
+            shown += friend.sum()
+            chosen += info["clicked"] and friend[info["position"]]
+            done = terminated or truncated
+        rates[episode] = chosen / max(shown, 1)
+    return rates
+
+
+def test_social_exposure_to_friends_items_changes_choice_rates():
+    with_friends, without = friend_item_choice_rates(1.5), friend_item_choice_rates(0.0)
+    difference = mean_ci(with_friends - without)  # paired: same seeds, same users and candidates at first
+    assert difference[1] > 0.05, difference
+
+
+def unsuitable_per_step(policy_name: str, episodes: int = 40) -> float:
+    env = gym.make("recsim_meta/Finance-v0")
+    policy = POLICIES[policy_name](env)
+    counts = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=episode)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(policy.predict(obs)[0])
+            counts.append(info["unsuitable"])
+            done = terminated or truncated
+    return float(np.mean(counts))
+
+
+def test_finance_oracle_recommends_far_fewer_unsuitable_products_than_random():
+    oracle, random = unsuitable_per_step("oracle"), unsuitable_per_step("random")
+    assert random > 0.3, random
+    assert oracle < 0.25 * random, (oracle, random)

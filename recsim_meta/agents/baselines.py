@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -75,3 +76,13 @@ class OraclePolicy:
         deterministic: bool = True,
     ) -> tuple[np.ndarray | int, None]:
         return self.env.oracle_slate(self.objective, self.kg_aware), None
+
+
+BASELINES: dict[str, Callable[[gym.Env, int | None], RandomPolicy | PopularityPolicy | OraclePolicy]] = {
+    "random": lambda env, seed: RandomPolicy(env, seed),
+    "popularity": lambda env, seed: PopularityPolicy(env),
+    "oracle": lambda env, seed: OraclePolicy(env),
+    "kg_blind_oracle": lambda env, seed: OraclePolicy(env, kg_aware=False),
+    "click_chaser": lambda env, seed: OraclePolicy(env, objective="click"),
+}
+"""Reference policies by name: ``BASELINES[name](env, seed)``."""

@@ -16,9 +16,10 @@ from recsim_meta.sim.catalog import AttributeSpec
 from recsim_meta.sim.choice import CHOICE_MODELS
 from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
+from recsim_meta.sim.social import SocialSpec
 from recsim_meta.sim.users import TraitSpec, UserDynamics
 
-UTILITY_TERM_KINDS = ("linear", "log", "mismatch")
+UTILITY_TERM_KINDS = ("linear", "log", "mismatch", "freshness")
 
 
 @dataclass(frozen=True)
@@ -26,20 +27,46 @@ class UtilityTerm:
     """A domain term of the click utility built from an item attribute and (optionally) a user trait.
 
     ``linear``: ``weight * trait * (attr - mean)``; ``log``: ``weight * trait * (log attr - mean log)``;
-    ``mismatch``: ``weight * |attr - trait|``. Without a trait, ``trait`` is 1 (and ``mismatch`` uses 0).
-    Means are over the catalogue.
+    ``mismatch``: ``weight * |attr - trait|``; ``freshness``: ``weight * 0.5 ** ((attr + t) / scale)``
+    for an age attribute, ``t`` the time the session has lasted and ``scale`` the half-life. Without a
+    trait, ``trait`` is 1 (and ``mismatch`` uses 0). Means are over the catalogue.
+
+    ``in_engagement`` also adds the term to the engagement of a consumed item: the mismatch between a
+    game's difficulty and the player's skill both deters the click and frustrates the play.
     """
 
     attribute: str
     kind: str
     weight: float
     trait: str = ""
+    scale: float = 1.0
+    in_engagement: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in UTILITY_TERM_KINDS:
             raise ValueError(
                 f"utility term on {self.attribute!r}: unknown kind {self.kind!r}; accepted: {', '.join(UTILITY_TERM_KINDS)}"
             )
+        if not self.scale > 0:
+            raise ValueError(f"utility term on {self.attribute!r}: scale must be > 0, got {self.scale!r}")
+
+
+@dataclass(frozen=True)
+class SuitabilityRule:
+    """Items whose ``attribute`` exceeds the user's ``trait`` by more than ``margin`` are unsuitable.
+
+    Each unsuitable item shown in a slate costs ``penalty`` reward (clicked or not) and is counted in
+    ``info["unsuitable"]``: a high-risk fund offered to a cautious saver.
+    """
+
+    attribute: str
+    trait: str
+    margin: float
+    penalty: float
+
+    def __post_init__(self) -> None:
+        if self.penalty < 0:
+            raise ValueError(f"suitability penalty must be >= 0, got {self.penalty!r}")
 
 
 def ecommerce_response(c: Consumption, draw: Draw | Expectation) -> Response:
@@ -57,9 +84,58 @@ def video_response(c: Consumption, draw: Draw | Expectation) -> Response:
     return Response(reward=watch_time, time=watch_time, signals={"watch_time": watch_time})
 
 
+def news_response(c: Consumption, draw: Draw | Expectation) -> Response:
+    """Click -> read for ``length * engagement`` minutes (dwell); reward = 1 per click + dwell minutes."""
+    dwell = c.attributes["length"] * c.engagement
+    return Response(reward=1.0 + dwell, time=dwell, signals={"dwell": dwell})
+
+
+def social_response(c: Consumption, draw: Draw | Expectation) -> Response:
+    """Click -> like (p = engagement), comment (p = engagement / 3), share (p = engagement * sigmoid(quality)).
+
+    Reward = like + 2 comment + 3 share; a comment takes 2 extra minutes.
+    """
+    like = draw.bernoulli(c.engagement)
+    comment = draw.bernoulli(c.engagement / 3.0)
+    share = draw.bernoulli(c.engagement * sigmoid(c.quality))
+    reward = like + 2.0 * comment + 3.0 * share
+    return Response(reward=reward, time=1.0 + 2.0 * comment, signals={"like": like, "comment": comment, "share": share})
+
+
+def game_response(c: Consumption, draw: Draw | Expectation) -> Response:
+    """Click -> play ``length * engagement`` minutes, then buy in-game content with ``sigmoid(4 engagement + quality - 4)``.
+
+    Reward = play minutes + 10 per purchase.
+    """
+    play_time = c.attributes["length"] * c.engagement
+    purchase = draw.bernoulli(sigmoid(4.0 * c.engagement + c.quality - 4.0))
+    return Response(
+        reward=play_time + 10.0 * purchase, time=play_time, signals={"play_time": play_time, "purchase": purchase}
+    )
+
+
+def finance_response(c: Consumption, draw: Draw | Expectation) -> Response:
+    """Click -> invest ``2 * engagement`` (thousands); realised return ``~ N(expected_return, volatility)``.
+
+    Reward = invested x ``100 * (realised - volatility^2 / (2 risk_tolerance))``, the mean-variance
+    risk-adjusted return in percent; one step of the budget per investment.
+    """
+    volatility = c.attributes["volatility"]
+    invested = 2.0 * c.engagement
+    realised = draw.normal(c.attributes["expected_return"], volatility)
+    reward = invested * 100.0 * (realised - volatility**2 / (2.0 * c.traits["risk_tolerance"]))
+    return Response(
+        reward=reward, time=np.ones_like(reward), signals={"invested": invested, "realised_return": realised}
+    )
+
+
 RESPONSES: dict[str, Callable[[Consumption, Draw | Expectation], Response]] = {
     "ecommerce": ecommerce_response,
+    "news": news_response,
     "video": video_response,
+    "social": social_response,
+    "game": game_response,
+    "finance": finance_response,
 }
 
 
@@ -72,6 +148,7 @@ class DomainConfig:
         env_name: the registered id is ``recsim_meta/{env_name}-v0``.
         response: key of the domain's response function in ``RESPONSES``.
         reward_description: what the reward measures, for docs and ``render``.
+        description: what is specific to the domain, for the env's docstring.
         num_items: N, catalogue size (at most 4096: the KG boost matrix is dense).
         num_topics: T.
         embedding_dim: d, latent dimension.
@@ -111,6 +188,13 @@ class DomainConfig:
         position_decay: utility lost per slate position (position bias).
         engagement_affinity: weight of affinity in engagement.
         engagement_quality: weight of quality in engagement.
+        observed_traits: user traits the agent observes (a player's skill, a saver's risk tolerance).
+        burst_rate: per-step probability that a topic bursts (breaking news) in a session.
+        burst_appeal: utility a burst adds to its topic's items; it decays by ``burst_decay`` per step.
+        churn_rate: per-step probability of leaving at zero engagement; the chance of leaving is
+            ``churn_rate * (1 - engagement)`` (engagement 0 without a click): frustration and boredom.
+        suitability: a ``SuitabilityRule`` (unsuitable items are penalised and counted), or None.
+        social: a ``SocialSpec`` (a user-user graph whose members' engagement raises utility), or None.
     """
 
     name: str
@@ -161,6 +245,14 @@ class DomainConfig:
     position_decay: float = 0.2
     engagement_affinity: float = 1.0
     engagement_quality: float = 2.0
+    description: str = ""
+    observed_traits: tuple[str, ...] = ()
+    burst_rate: float = 0.0
+    burst_appeal: float = 1.5
+    burst_decay: float = 0.85
+    churn_rate: float = 0.0
+    suitability: SuitabilityRule | None = None
+    social: SocialSpec | None = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -211,6 +303,9 @@ class DomainConfig:
             "satisfaction_rate",
             "interest_pull",
             "interest_reversion",
+            "burst_rate",
+            "burst_decay",
+            "churn_rate",
         ):
             if not 0 <= getattr(self, key) <= 1:
                 raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)!r}")
@@ -243,6 +338,21 @@ class DomainConfig:
                 )
             if term.trait and term.trait not in trait_names:
                 raise ValueError(f"utility term uses unknown trait {term.trait!r}; traits: {sorted(trait_names)}")
+        unknown_traits = sorted(set(self.observed_traits) - trait_names)
+        if unknown_traits:
+            raise ValueError(f"observed_traits {unknown_traits} are not traits of the domain: {sorted(trait_names)}")
+        rule = self.suitability
+        if rule is not None and (rule.attribute not in attribute_names or rule.trait not in trait_names):
+            raise ValueError(
+                f"suitability compares attribute {rule.attribute!r} with trait {rule.trait!r}; "
+                f"attributes: {sorted(attribute_names)}, traits: {sorted(trait_names)}"
+            )
+        authors = [e for e in self.entities if e.name == "author"]
+        if self.social is not None and authors and authors[0].count != self.social.members:
+            raise ValueError(
+                f"authors are members of the social graph: the 'author' entity count ({authors[0].count}) "
+                f"must equal social.members ({self.social.members})"
+            )
 
     @property
     def env_id(self) -> str:
@@ -258,6 +368,7 @@ class DomainConfig:
             satisfaction_rate=self.satisfaction_rate,
             budget_refund=self.budget_refund,
             no_click_cost=self.no_click_cost,
+            traits=self.traits,
         )
 
 
@@ -266,6 +377,10 @@ ECOMMERCE = DomainConfig(
     env_name="Ecommerce",
     response="ecommerce",
     reward_description="revenue of purchases",
+    description=(
+        "Shoppers with a price sensitivity (a latent trait) click products and buy some of them; "
+        "complement / substitute / same-brand relations: a camera makes its lenses wanted and other cameras less."
+    ),
     slate_size=4,
     attributes=(AttributeSpec("price", "lognormal", loc=np.log(30.0), scale=0.4, topic_scale=0.6),),
     entities=(EntitySpec("brand", 60),),
@@ -285,6 +400,10 @@ VIDEO = DomainConfig(
     env_name="Video",
     response="video",
     reward_description="watch time in minutes",
+    description=(
+        "Viewers watch part of a video (its length times their engagement); series (sequel) and "
+        "same-creator relations; clickbait topics win clicks but drain the time budget."
+    ),
     attributes=(AttributeSpec("length", "lognormal", loc=np.log(4.0), scale=0.4),),
     entities=(EntitySpec("series", 120), EntitySpec("creator", 40, topic_bound=False)),
     relations=(
@@ -302,6 +421,10 @@ VIDEO_INTEREST_EVOLUTION = dataclasses.replace(
     VIDEO,
     name="video_interest_evolution",
     env_name="VideoInterestEvolution",
+    description=(
+        "RecSim's interest-evolution setting: 20 one-hot topics, 10 candidates, slates of 2, a time budget "
+        "of 200 that watch time spends and quality refunds, 0.5 lost per skipped slate, 4-minute videos, no KG."
+    ),
     num_topics=20,
     embedding_dim=20,
     centroid_kind="onehot",
@@ -329,7 +452,114 @@ VIDEO_INTEREST_EVOLUTION = dataclasses.replace(
     max_episode_steps=300,
 )
 
-PRESETS: dict[str, DomainConfig] = {preset.name: preset for preset in (ECOMMERCE, VIDEO, VIDEO_INTEREST_EVOLUTION)}
+NEWS = DomainConfig(
+    name="news",
+    env_name="News",
+    response="news",
+    reward_description="1 per click + dwell minutes",
+    description=(
+        "Readers click stories and read them for a while (dwell); stories lose freshness with age "
+        "(half-life 3 hours, and the session's own time counts), topics burst for a few steps "
+        "(breaking news), follow-up stories continue a story and outlets publish across topics."
+    ),
+    attributes=(
+        AttributeSpec("length", "lognormal", loc=np.log(3.0), scale=0.4),
+        AttributeSpec("age", "uniform", loc=0.0, scale=720.0),  # minutes since publication at session start
+    ),
+    entities=(EntitySpec("story", 150), EntitySpec("outlet", 20, topic_bound=False)),
+    relations=(
+        RelationSpec("follow_up", "series", fusion_weight=1.0, boost=2.0, entity="story"),
+        RelationSpec("same_outlet", "shared_entity", per_item=2, fusion_weight=0.3, boost=0.2, entity="outlet"),
+    ),
+    utility_terms=(UtilityTerm("age", "freshness", weight=1.5, scale=180.0),),
+    burst_rate=0.1,
+    churn_rate=0.05,
+    time_budget=30.0,
+    budget_refund=0.4,
+)
+
+SOCIAL = DomainConfig(
+    name="social",
+    env_name="Social",
+    response="social",
+    reward_description="engagement: like + 2 comment + 3 share",
+    description=(
+        "A session's user is a member of a user-user social graph (small world, part of the task); posts "
+        "are written by members, and posts that friends engaged with or wrote are more attractive "
+        "(the observed candidate feature friends_engaged). Same-author and same-hashtag relations."
+    ),
+    entities=(EntitySpec("author", 300, topic_bound=False), EntitySpec("hashtag", 80)),
+    relations=(
+        RelationSpec("same_author", "shared_entity", per_item=2, fusion_weight=0.5, boost=0.5, entity="author"),
+        RelationSpec("same_hashtag", "shared_entity", per_item=3, fusion_weight=0.5, boost=0.8, entity="hashtag"),
+    ),
+    social=SocialSpec(members=300, kind="small_world", degree=8, rewire=0.1, engaged_per_member=15, weight=1.5),
+    time_budget=30.0,
+    budget_refund=0.2,
+)
+
+GAME = DomainConfig(
+    name="game",
+    env_name="Game",
+    response="game",
+    reward_description="play minutes + 10 per in-game purchase",
+    description=(
+        "Players pick games whose difficulty should match their skill (observed), which grows with play; "
+        "a mismatch deters the click and frustrates the play, and frustrated or bored players churn. "
+        "Sequel and DLC relations within a franchise, same-publisher relations."
+    ),
+    attributes=(
+        AttributeSpec("difficulty", "normal", loc=0.0, scale=1.0, topic_scale=0.5),
+        AttributeSpec("length", "lognormal", loc=np.log(20.0), scale=0.4),  # minutes of one play
+    ),
+    entities=(EntitySpec("franchise", 100), EntitySpec("publisher", 15, topic_bound=False)),
+    relations=(
+        RelationSpec("sequel", "series", fusion_weight=1.0, boost=1.5, entity="franchise"),
+        RelationSpec("dlc", "shared_entity", per_item=1, fusion_weight=0.5, boost=2.0, entity="franchise"),
+        RelationSpec("same_publisher", "shared_entity", per_item=2, fusion_weight=0.3, boost=0.3, entity="publisher"),
+    ),
+    traits=(TraitSpec("skill", mean=0.0, std=0.7, low=-3.0, high=3.0, growth=0.05),),
+    observed_traits=("skill",),
+    utility_terms=(UtilityTerm("difficulty", "mismatch", weight=-1.0, trait="skill", in_engagement=True),),
+    churn_rate=0.1,
+    time_budget=120.0,
+    budget_refund=0.4,
+)
+
+FINANCE = DomainConfig(
+    name="finance",
+    env_name="Finance",
+    response="finance",
+    reward_description="risk-adjusted return (percent) minus suitability penalties",
+    description=(
+        "Savers with a risk tolerance (observed) pick products with a risk level (higher for speculative, "
+        "low-quality products), an expected return and a volatility that rise with risk; showing a product whose risk exceeds the saver's tolerance by "
+        "more than 0.2 costs 2 reward and is counted in info['unsuitable']. Correlated assets (same "
+        "sector, same issuer) are less wanted once one is held; hedges are more wanted."
+    ),
+    attributes=(
+        AttributeSpec("risk", "normal", loc=0.55, scale=0.1, topic_scale=0.1, base="quality", slope=-0.1),
+        AttributeSpec("expected_return", "normal", loc=0.01, scale=0.005, base="risk", slope=0.06),
+        AttributeSpec("volatility", "lognormal", loc=np.log(0.03), scale=0.15, base="risk", slope=1.5),
+    ),
+    entities=(EntitySpec("sector", 10), EntitySpec("issuer", 100)),
+    relations=(
+        RelationSpec("same_sector", "shared_entity", per_item=2, fusion_weight=0.5, boost=-0.5, entity="sector"),
+        RelationSpec("same_issuer", "shared_entity", per_item=2, fusion_weight=1.0, boost=-1.0, entity="issuer"),
+        RelationSpec("hedge", "partner_topic", per_item=2, fusion_weight=0.0, boost=1.0),
+    ),
+    traits=(TraitSpec("risk_tolerance", mean=0.5, std=0.2, low=0.05, high=1.0),),
+    observed_traits=("risk_tolerance",),
+    utility_terms=(UtilityTerm("risk", "mismatch", weight=-1.0, trait="risk_tolerance"),),
+    suitability=SuitabilityRule("risk", "risk_tolerance", margin=0.2, penalty=2.0),
+    time_budget=30.0,
+    budget_refund=0.3,
+)
+
+PRESETS: dict[str, DomainConfig] = {
+    preset.name: preset for preset in (ECOMMERCE, NEWS, VIDEO, SOCIAL, GAME, FINANCE, VIDEO_INTEREST_EVOLUTION)
+}
+DOMAINS: tuple[str, ...] = ("ecommerce", "news", "video", "social", "game", "finance")  # the six domains
 
 
 def make_config(domain: str, **overrides: object) -> DomainConfig:

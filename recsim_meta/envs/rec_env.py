@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import OrderedDict
 from typing import Any
 
@@ -10,23 +11,31 @@ import numpy as np
 from gymnasium import spaces
 
 from recsim_meta.envs.domains import DomainConfig, make_config
-from recsim_meta.envs.world import FEATURE_CLIP, RESPONSE_COLUMNS, USER_FEATURES, Sessions, World
+from recsim_meta.envs.world import (
+    FEATURE_CLIP,
+    RESPONSE_COLUMNS,
+    Sessions,
+    World,
+    feature_names,
+    user_feature_names,
+)
 from recsim_meta.sim.tasks import Task
 
 _WORLD_CACHE_SIZE = 8
 _FLOAT_MAX = float(np.finfo(np.float32).max)  # finite bounds for unbounded signals (rewards, time)
 
 
-def observation_space(config: DomainConfig, num_features: int) -> spaces.Dict:
-    """The flat ``Dict`` of ``Box`` observations of a domain (see ``RecEnv``)."""
+def observation_space(config: DomainConfig) -> spaces.Dict:
+    """The flat ``Dict`` of ``Box`` observations of a domain (see ``describe``)."""
     n, m, h = config.num_items, config.num_candidates, config.history_length
+    num_features, num_user_features = len(feature_names(config)), len(user_feature_names(config))
     return spaces.Dict(
         {
             "candidate_ids": spaces.Box(0, n - 1, (m,), np.int64),
             "candidate_features": spaces.Box(-FEATURE_CLIP, FEATURE_CLIP, (m * num_features,), np.float32),
             "history_ids": spaces.Box(-1, n - 1, (h,), np.int64),
             "history_responses": spaces.Box(-_FLOAT_MAX, _FLOAT_MAX, (h * len(RESPONSE_COLUMNS),), np.float32),
-            "user_features": spaces.Box(-_FLOAT_MAX, _FLOAT_MAX, (len(USER_FEATURES),), np.float32),
+            "user_features": spaces.Box(-_FLOAT_MAX, _FLOAT_MAX, (num_user_features,), np.float32),
         }
     )
 
@@ -59,68 +68,112 @@ def validate_action(action: Any, config: DomainConfig) -> np.ndarray:
     return array.astype(np.int64)
 
 
-class RecEnv(gym.Env):
-    """A user of a recommendation domain, one session per episode.
+def task_option(options: dict[str, Any] | None, domains: tuple[str, ...]) -> Task | None:
+    """The task in ``reset`` options (None when absent), checked against the env's ``domains``."""
+    options = options or {}
+    unknown = set(options) - {"task"}
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {sorted(unknown)}; accepted: task")
+    task = options.get("task")
+    if task is None:
+        return None
+    if not isinstance(task, Task):
+        raise ValueError(f"options['task'] must be a recsim_meta Task, got {type(task).__name__}")
+    if task.domain not in domains:
+        raise ValueError(f"task domain {task.domain!r} does not match this env's domain(s): {', '.join(domains)}")
+    return task
+
+
+def describe(config: DomainConfig) -> str:
+    """A Gymnasium-style docstring for the env of a domain preset, with its concrete spaces."""
+    m, k, h = config.num_candidates, config.slate_size, config.history_length
+    features, user = feature_names(config), user_feature_names(config)
+    action = f"``Discrete({m})``" if k == 1 else f"``MultiDiscrete([{m}] * {k})``"
+    churn = (
+        f" The user also churns with probability ``{config.churn_rate} * (1 - engagement)`` per step."
+        if config.churn_rate
+        else ""
+    )
+    signals = ", ".join(f"``{name}``" for name in ("clicked", "position", "item")) + " and the domain's signals"
+    if config.suitability is not None:
+        signals += "; ``unsuitable`` counts unsuitable items shown"
+    description = textwrap.fill(config.description, 100, subsequent_indent="    ")
+    no_click = "; a step without a click earns 0" + (
+        " (the suitability penalty still applies)" if config.suitability is not None else ""
+    )
+    return f"""``{config.env_id}``: {config.reward_description}.
 
     ## Description
-    Each step the agent sees ``M`` candidate items and recommends a slate of ``K`` of them. A simulated
-    user with latent interests, fatigue, satisfaction and a time budget picks at most one item
-    (multinomial logit with a no-click option and position bias, or a cascade) and responds with
-    domain signals. Item relations in a knowledge graph shape both the vectors users react to (KG
-    fusion) and what they want next (boosts after consumption). The domain is a ``DomainConfig``
-    preset; the task (cohort) is set with ``reset(options={"task": Task(...)})`` and stays until changed.
+    {description}
+
+    Each step the agent sees {m} candidate items and recommends a slate of {k}. A simulated user with
+    latent interests, fatigue, satisfaction and a time budget picks at most one item (``{config.choice_model}``
+    choice with a no-click option and position bias) and responds with the domain's signals. Item
+    relations in a knowledge graph shape the vectors users react to (KG fusion) and what they want next
+    (boosts after consumption). The task (cohort) is set with ``reset(options={{"task": Task(...)}})``
+    and stays until changed.
 
     ## Action Space
-    ``Discrete(M)`` when ``slate_size == 1``, else ``MultiDiscrete([M] * K)``: positions into the
-    candidate list, best first. A position repeated in a slate is shown once, at its first occurrence;
-    the later copies are empty slots (so a policy may show fewer than K items). Actions with a
-    non-integer dtype, a wrong shape or out-of-range values raise ``ValueError`` and change nothing.
+    {action}: positions into the candidate list, best first. A position repeated in a slate is shown
+    once, at its first occurrence; the later copies are empty slots. A non-integer dtype, a wrong shape
+    or an out-of-range value raises ``ValueError`` and changes nothing.
 
     ## Observation Space
-    A flat ``Dict`` of 1-D ``Box``es, as SB3's ``MultiInputPolicy`` expects (``N`` items, ``H`` history
-    length, ``F`` features); matrices are flattened row by row, so ``candidate_features.reshape(M, F)``
-    gives one row per candidate:
+    A flat ``Dict`` of 1-D ``Box``es (SB3's ``MultiInputPolicy`` takes it as is); matrices are flattened
+    row by row, so ``candidate_features.reshape({m}, {len(features)})`` has one row per candidate:
 
     | key | shape | dtype | content |
     |---|---|---|---|
-    | ``candidate_ids`` | (M,) | int64 | item ids on offer |
-    | ``candidate_features`` | (M * F,) | float32 | topic one-hot, standardised log popularity and attributes, clipped to [-5, 5] (``env.unwrapped.feature_names``) |
-    | ``history_ids`` | (H,) | int64 | last H interactions, oldest first: the item consumed, or the top item of a skipped slate; -1 where empty |
-    | ``history_responses`` | (H * 3,) | float32 | clicked, reward, engagement of those interactions |
-    | ``user_features`` | (4,) | float32 | log(1 + steps), session CTR, last reward, log(1 + time spent) |
+    | ``candidate_ids`` | ({m},) | int64 | item ids on offer, in ``[0, {config.num_items})`` |
+    | ``candidate_features`` | ({m * len(features)},) | float32 | {", ".join(features)} |
+    | ``history_ids`` | ({h},) | int64 | last {h} interactions, oldest first: the item consumed, or the top item of a skipped slate; -1 where empty |
+    | ``history_responses`` | ({h * len(RESPONSE_COLUMNS)},) | float32 | {", ".join(RESPONSE_COLUMNS)} of those interactions |
+    | ``user_features`` | ({len(user)},) | float32 | {", ".join(user)} |
 
-    Latent vectors, quality, traits and the budget are never observed.
+    Topics are one-hot; popularity and attributes are standardised over the catalogue and clipped to
+    [-{FEATURE_CLIP:g}, {FEATURE_CLIP:g}]. Latent vectors, quality, latent traits and the budget are never observed.
 
     ## Rewards
-    The domain's reward (``config.reward_description``: revenue, watch time, ...), 0 on a step
-    without a click. ``info`` carries ``clicked``, ``position``, ``item`` and the domain's signals.
+    {config.reward_description[0].upper() + config.reward_description[1:]}{no_click}.
+    ``info`` carries {signals}.
 
     ## Episode End
-    ``terminated`` when the user's time budget is spent (time spent consuming and ``no_click_cost`` per
-    skipped slate drain it; consuming quality refunds it). ``truncated`` at ``max_episode_steps``,
-    set in the registration.
+    ``terminated`` when the user's time budget ({config.time_budget:g}) is spent: consuming takes time,
+    a skipped slate costs {config.no_click_cost:g}, and satisfying items refund time.{churn}
+    ``truncated`` after {config.max_episode_steps} steps (the registration's ``max_episode_steps``).
 
     ## Arguments
-    ``gym.make("recsim_meta/Ecommerce-v0", render_mode="ansi", **overrides)``: any ``DomainConfig``
-    field (``slate_size``, ``num_candidates``, ``choice_model``, ...) can be overridden; an unknown
-    key or invalid value raises ``ValueError``.
+    ``gym.make("{config.env_id}", render_mode=None | "ansi", **overrides)``: any ``DomainConfig``
+    field can be overridden (``slate_size``, ``num_candidates``, ``choice_model``, ...); an unknown key
+    or an invalid value raises ``ValueError``.
 
     ## Version History
     * v0: initial release.
     """
 
+
+class RecEnv(gym.Env):
+    """A user of a recommendation domain, one session per episode: one class for every domain.
+
+    ``RecEnv(domain, render_mode, **overrides)`` builds the env of any ``DomainConfig`` preset; the
+    registered ids use its per-domain subclasses (``recsim_meta.envs.domain_envs``), whose docstrings
+    give each domain's description, spaces, reward and episode end (see ``describe``).
+    """
+
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
-    def __init__(self, domain: str = "ecommerce", render_mode: str | None = None, **overrides: Any) -> None:
+    preset = "ecommerce"  # the domain a subclass simulates when no domain is given
+
+    def __init__(self, domain: str | None = None, render_mode: str | None = None, **overrides: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"unknown render_mode {render_mode!r}; accepted: None, {', '.join(self.metadata['render_modes'])}"
             )
-        self.config = make_config(domain, **overrides)
+        self.config = make_config(domain or self.preset, **overrides)
         self.render_mode = render_mode
         self._worlds: OrderedDict[Task, World] = OrderedDict()
         self.world = self._world_for(Task(domain=self.config.name))
-        self.observation_space = observation_space(self.config, len(self.world.feature_names))
+        self.observation_space = observation_space(self.config)
         self.action_space = action_space(self.config)
         self.sessions: Sessions | None = None
         self._last_render: tuple[np.ndarray, np.ndarray, dict[str, Any]] | None = None
@@ -139,20 +192,18 @@ class RecEnv(gym.Env):
 
     @property
     def feature_names(self) -> tuple[str, ...]:
+        """Names of the ``F`` columns of ``candidate_features.reshape(M, F)``."""
         return self.world.feature_names
+
+    @property
+    def user_feature_names(self) -> tuple[str, ...]:
+        """Names of the ``user_features`` columns."""
+        return self.world.user_feature_names
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
-        options = options or {}
-        unknown = set(options) - {"task"}
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; accepted: task")
-        if "task" in options:
-            task = options["task"]
-            if not isinstance(task, Task):
-                raise ValueError(f"options['task'] must be a recsim_meta Task, got {type(task).__name__}")
-            if task.domain != self.config.name:
-                raise ValueError(f"task domain {task.domain!r} does not match this env's domain {self.config.name!r}")
+        task = task_option(options, (self.config.name,))
+        if task is not None:
             self.world = self._world_for(task)
         self.sessions = self.world.start(self.np_random, 1)
         self._last_render = None

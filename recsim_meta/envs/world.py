@@ -15,12 +15,14 @@ from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
+from recsim_meta.sim.social import make_social_graph
 from recsim_meta.sim.tasks import Task
 from recsim_meta.sim.users import UserState, cohort_interest_mean, sample_users, update_users
 
 RESPONSE_COLUMNS = ("clicked", "reward", "engagement")
 FEATURE_CLIP = 5.0  # standardised item features are clipped to [-FEATURE_CLIP, FEATURE_CLIP]
-USER_FEATURES = ("log_steps", "session_ctr", "last_reward", "log_time_spent")
+USER_FEATURES = ("log_steps", "session_ctr", "last_reward", "log_time_spent")  # then the observed traits
+SOCIAL_FEATURE = "friends_engaged"  # candidate feature of social domains: the friend signal
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Sessions:
         history_responses: their ``RESPONSE_COLUMNS``, ``(B, H, 3)``.
         candidates: item ids on offer, ``(B, M)``.
         steps, clicks, time_spent, last_reward: observable session statistics, ``(B,)``.
+        burst: extra appeal of each topic from ongoing bursts, ``(B, T)``.
+        member: the user's node in the social graph, ``(B,)`` (0 without one).
     """
 
     users: UserState
@@ -43,6 +47,8 @@ class Sessions:
     clicks: np.ndarray
     time_spent: np.ndarray
     last_reward: np.ndarray
+    burst: np.ndarray
+    member: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,8 @@ class Outcome:
         clicked: whether an item was consumed.
         position: slate position chosen, -1 for no click.
         item: item consumed, -1 for no click.
-        terminated: the user's time budget is spent.
-        signals: the domain's signals, 0 without a click.
+        terminated: the user's time budget is spent, or the user churned.
+        signals: the domain's signals, 0 without a click; ``unsuitable`` counts unsuitable items shown.
     """
 
     reward: np.ndarray
@@ -69,6 +75,18 @@ class Outcome:
 def repeats_earlier(rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     """``(B, S)`` mask of entries equal to an entry before them in their row; ``earlier = np.tri(S, k=-1)``."""
     return ((rows[:, :, None] == rows[:, None, :]) & earlier).any(axis=2)
+
+
+def feature_names(config: DomainConfig) -> tuple[str, ...]:
+    """Names of the candidate feature columns: topic one-hot, standardised log popularity and attributes, friend signal."""
+    names = [f"topic_{t}" for t in range(config.num_topics)] + ["log_popularity"]
+    names += [a.name for a in config.attributes]
+    return tuple(names + ([SOCIAL_FEATURE] if config.social is not None else []))
+
+
+def user_feature_names(config: DomainConfig) -> tuple[str, ...]:
+    """Names of the observed user features: session statistics, then the observed traits."""
+    return USER_FEATURES + config.observed_traits
 
 
 def _seed_of(text: str) -> int:
@@ -117,8 +135,19 @@ class World:
             config.num_topics, size=config.favourite_topics, replace=False, p=catalog.topic_popularity
         )
         self.interest_mean = cohort_interest_mean(catalog.centroids, favourites, task.interest_scale)
+        self.social = None
+        if config.social is not None:
+            spec = config.social
+            authors = self.kg.entities.get("author")  # authors are members: the KG's author entities
+            if authors is None:
+                authors = cohort_rng.integers(0, spec.members, config.num_items)
+            self.social = make_social_graph(
+                cohort_rng, spec, self.fused_vectors, authors, self.interest_mean, config.interest_std
+            )
 
-        self.item_features, self.feature_names = self._observable_features()
+        self.item_features = self._observable_features()
+        self.feature_names = feature_names(config)
+        self.user_feature_names = user_feature_names(config)
         self.term_columns = self._term_columns()
         self.respond = RESPONSES[config.response]
         self.choice_probabilities = CHOICE_MODELS[config.choice_model]
@@ -129,11 +158,10 @@ class World:
         self.dynamics = config.dynamics()
 
     # ----------------------------------------------------------------- set-up helpers
-    def _observable_features(self) -> tuple[np.ndarray, tuple[str, ...]]:
-        """Per-item features an agent may see: topic one-hot, standardised log popularity and attributes."""
+    def _observable_features(self) -> np.ndarray:
+        """Per-item features an agent may see (``feature_names``); the social column is filled per session."""
         c = self.catalog
         columns = [np.eye(self.config.num_topics)[c.topics]]
-        names = [f"topic_{t}" for t in range(self.config.num_topics)]
         raw = [np.log(c.popularity)] + [
             np.log(c.attributes[a.name]) if a.distribution == "lognormal" else c.attributes[a.name]
             for a in self.config.attributes
@@ -141,8 +169,9 @@ class World:
         for values in raw:
             standardised = (values - values.mean()) / (values.std() + 1e-8)
             columns.append(np.clip(standardised, -FEATURE_CLIP, FEATURE_CLIP)[:, None])
-        names += ["log_popularity"] + [a.name for a in self.config.attributes]
-        return np.concatenate(columns, axis=1).astype(np.float32), tuple(names)
+        if self.config.social is not None:
+            columns.append(np.zeros((c.num_items, 1)))
+        return np.concatenate(columns, axis=1).astype(np.float32)
 
     def _term_columns(self) -> np.ndarray:
         """Per-item attribute values entering the utility terms, ``(N, n_terms)``."""
@@ -151,7 +180,7 @@ class World:
             values = self.catalog.attributes[term.attribute]
             if term.kind == "log":
                 values = np.log(values)
-            if term.kind != "mismatch":
+            if term.kind in ("linear", "log"):
                 values = values - values.mean()
             columns.append(values)
         return np.stack(columns, axis=1) if columns else np.zeros((self.config.num_items, 0))
@@ -180,6 +209,12 @@ class World:
             clicks=zeros.copy(),
             time_spent=zeros.copy(),
             last_reward=zeros,
+            burst=np.zeros((num_sessions, cfg.num_topics)),
+            member=(
+                rng.integers(0, cfg.social.members, num_sessions)
+                if cfg.social is not None
+                else np.zeros(num_sessions, dtype=np.int64)
+            ),
         )
 
     def sample_candidates(self, rng: np.random.Generator, s: Sessions | None, num_sessions: int) -> np.ndarray:
@@ -208,12 +243,14 @@ class World:
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
-        user = np.stack(
-            [np.log1p(s.steps), s.clicks / np.maximum(s.steps, 1), s.last_reward, np.log1p(s.time_spent)], axis=1
-        )
+        columns = [np.log1p(s.steps), s.clicks / np.maximum(s.steps, 1), s.last_reward, np.log1p(s.time_spent)]
+        user = np.stack(columns + [s.users.traits[name] for name in self.config.observed_traits], axis=1)
+        features = self.item_features[s.candidates]
+        if self.social is not None:
+            features[:, :, -1] = self.social.signal[s.member[:, None], s.candidates]
         return {
             "candidate_ids": s.candidates.copy(),
-            "candidate_features": self.item_features[s.candidates].reshape(len(s.candidates), -1),
+            "candidate_features": features.reshape(len(s.candidates), -1),
             "history_ids": s.history_ids.copy(),
             "history_responses": s.history_responses.reshape(len(s.candidates), -1).copy(),
             "user_features": user.astype(np.float32),
@@ -234,12 +271,37 @@ class World:
         if kg_aware:
             affinity += self.kg_boost(s, items)
         rows = np.arange(len(items))[:, None]
-        utility = affinity + self.catalog.appeal[items] - users.fatigue[rows, self.catalog.topics[items]]
-        for k, term in enumerate(self.config.utility_terms):
-            values = self.term_columns[items, k]
-            trait = users.traits[term.trait][:, None] if term.trait else (0.0 if term.kind == "mismatch" else 1.0)
-            utility += term.weight * (np.abs(values - trait) if term.kind == "mismatch" else trait * values)
+        topics = self.catalog.topics[items]
+        utility = affinity + self.catalog.appeal[items] - users.fatigue[rows, topics] + self.domain_terms(s, items)
+        if self.config.burst_rate > 0:
+            utility += s.burst[rows, topics]
+        if self.social is not None:
+            utility += self.config.social.weight * self.social.signal[s.member[:, None], items]
         return utility, affinity
+
+    def domain_terms(self, s: Sessions, items: np.ndarray, engagement_only: bool = False) -> np.ndarray:
+        """Sum of the domain's utility terms for ``items`` of shape ``(B,)`` or ``(B, S)`` (see ``UtilityTerm``)."""
+        expand = (slice(None),) + (None,) * (items.ndim - 1)
+        total = np.zeros(items.shape)
+        for k, term in enumerate(self.config.utility_terms):
+            if engagement_only and not term.in_engagement:
+                continue
+            values = self.term_columns[items, k]
+            trait = s.users.traits[term.trait][expand] if term.trait else (0.0 if term.kind == "mismatch" else 1.0)
+            if term.kind == "mismatch":
+                total += term.weight * np.abs(values - trait)
+            elif term.kind == "freshness":
+                total += term.weight * trait * 0.5 ** ((values + s.time_spent[expand]) / term.scale)
+            else:
+                total += term.weight * trait * values
+        return total
+
+    def unsuitable(self, s: Sessions, items: np.ndarray) -> np.ndarray:
+        """Which ``items`` (``(B, S)``) break the domain's suitability rule for each session's user."""
+        rule = self.config.suitability
+        if rule is None:
+            return np.zeros(items.shape, dtype=bool)
+        return self.catalog.attributes[rule.attribute][items] > s.users.traits[rule.trait][:, None] + rule.margin
 
     def kg_boost(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """Utility added to ``items`` by the KG relations of recently consumed items, ``(B, S)``."""
@@ -252,11 +314,14 @@ class World:
         quality = self.catalog.quality[items]
         expand = (slice(None),) + (None,) * (items.ndim - 1)
         cfg = self.config
+        engagement = cfg.engagement_affinity * affinity + cfg.engagement_quality * quality
+        if any(term.in_engagement for term in cfg.utility_terms):
+            engagement = engagement + self.domain_terms(s, items, engagement_only=True)
         return Consumption(
             attributes={name: values[items] for name, values in self.catalog.attributes.items()},
             quality=quality,
             affinity=affinity,
-            engagement=sigmoid(cfg.engagement_affinity * affinity + cfg.engagement_quality * quality),
+            engagement=sigmoid(engagement),
             traits={name: values[expand] for name, values in s.users.traits.items()},
         )
 
@@ -271,10 +336,13 @@ class World:
 
         A position repeated in a slate is shown once, at its first occurrence; later copies are empty slots.
         """
+        cfg = self.config
         batch = np.arange(len(slates))
         items = s.candidates[batch[:, None], slates]
         utility, affinity = self.utilities(s, items)
-        utility = np.where(repeats_earlier(slates, self.earlier_in_slate), -np.inf, utility + self.position_bias)
+        empty = repeats_earlier(slates, self.earlier_in_slate)
+        utility = np.where(empty, -np.inf, utility + self.position_bias)
+        unsuitable = (self.unsuitable(s, items) & ~empty).sum(axis=1)
         pick = sample_choice(rng, self.slate_choice(utility))
         clicked = pick < slates.shape[1]
         position = np.minimum(pick, slates.shape[1] - 1)
@@ -282,6 +350,8 @@ class World:
         consumed = self.consumption(s, item, affinity[batch, position])
         response: Response = self.respond(consumed, Draw(rng))
         reward = np.where(clicked, response.reward, 0.0)
+        if cfg.suitability is not None:
+            reward = reward - cfg.suitability.penalty * unsuitable
         engagement = np.where(clicked, consumed.engagement, 0.0)
         update_users(
             rng,
@@ -291,7 +361,7 @@ class World:
             clicked=clicked,
             item_vectors=self.fused_vectors[item],
             item_topics=self.catalog.topics[item],
-            received_utility=consumed.quality + self.config.satisfaction_affinity * consumed.affinity,
+            received_utility=consumed.quality + cfg.satisfaction_affinity * consumed.affinity,
             engagement=engagement,
             time_spent=response.time,
         )
@@ -301,16 +371,26 @@ class World:
         s.history_responses[:, -1] = np.stack([clicked, reward, engagement], axis=1)
         s.steps += 1
         s.clicks += clicked
-        s.time_spent += np.where(clicked, response.time, self.config.no_click_cost)
+        s.time_spent += np.where(clicked, response.time, cfg.no_click_cost)
         s.last_reward[:] = reward
+        terminated = s.users.budget <= 0
+        if cfg.churn_rate > 0:
+            terminated |= rng.random(len(slates)) < cfg.churn_rate * (1.0 - engagement)
+        if cfg.burst_rate > 0:
+            s.burst *= cfg.burst_decay
+            bursting = np.flatnonzero(rng.random(len(slates)) < cfg.burst_rate)
+            s.burst[bursting, rng.integers(0, cfg.num_topics, len(bursting))] += cfg.burst_appeal
         s.candidates = self.sample_candidates(rng, s, len(slates))
+        signals = {name: np.where(clicked, value, 0.0) for name, value in response.signals.items()}
+        if cfg.suitability is not None:
+            signals["unsuitable"] = unsuitable.astype(np.float64)
         return Outcome(
             reward=reward,
             clicked=clicked,
             position=np.where(clicked, position, -1),
             item=np.where(clicked, item, -1),
-            terminated=s.users.budget <= 0,
-            signals={name: np.where(clicked, value, 0.0) for name, value in response.signals.items()},
+            terminated=terminated,
+            signals=signals,
         )
 
     # ----------------------------------------------------------------- ground truth
@@ -329,8 +409,11 @@ class World:
         if objective not in ("reward", "click"):
             raise ValueError(f"unknown objective {objective!r}; accepted: reward, click")
         utility, affinity = self.utilities(s, s.candidates, kg_aware)
+        penalty = np.zeros_like(utility)  # reward lost by showing a candidate, clicked or not
         if objective == "reward":
             value = self.respond(self.consumption(s, s.candidates, affinity), Expectation()).reward
+            if self.config.suitability is not None:
+                penalty = self.config.suitability.penalty * self.unsuitable(s, s.candidates)
         else:
             value = np.ones_like(utility)
         batch, num_candidates = utility.shape
@@ -339,6 +422,7 @@ class World:
         slate_utility = np.full((batch, k_max), -np.inf)
         slate_value = np.zeros((batch, k_max))
         best_so_far = np.zeros(batch)
+        slate_penalty = np.zeros(batch)
         rows = np.arange(batch)
         taken = np.zeros((batch, num_candidates), dtype=bool)
         for k in range(k_max):
@@ -347,6 +431,7 @@ class World:
             trial_v = np.repeat(slate_value[:, None, : k + 1], num_candidates, axis=1)
             trial_v[:, :, k] = value
             expected = (self.slate_choice(trial_u)[..., :-1] * trial_v).sum(axis=-1)
+            expected -= slate_penalty[:, None] + penalty
             expected[taken] = -np.inf
             best = expected.argmax(axis=1)
             gain = expected[rows, best] > best_so_far + 1e-12
@@ -356,5 +441,6 @@ class World:
             slate_utility[:, k] = np.where(gain, utility[rows, best] + self.position_bias[k], -np.inf)
             slate_value[:, k] = np.where(gain, value[rows, best], 0.0)
             best_so_far = np.where(gain, expected[rows, best], best_so_far)
+            slate_penalty += np.where(gain, penalty[rows, best], 0.0)
             taken[rows[gain], best[gain]] = True
         return slate

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
+
+from recsim_meta.envs import MultiDomainEnv
+from recsim_meta.sim.tasks import Task, sample_tasks
 
 
 class Policy(Protocol):
@@ -27,6 +31,10 @@ class EpisodeStats:
     def ctr(self) -> np.ndarray:
         return self.clicks / np.maximum(self.lengths, 1)
 
+    @staticmethod
+    def concatenate(parts: list[EpisodeStats]) -> EpisodeStats:
+        return EpisodeStats(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("returns", "lengths", "clicks")))
+
 
 def run_episodes(
     env: gym.Env, policy: Policy, episodes: int, seed: int = 0, options: dict[str, Any] | None = None
@@ -44,6 +52,30 @@ def run_episodes(
             clicks[episode] += info["clicked"]
             done = terminated or truncated
     return EpisodeStats(returns, lengths, clicks)
+
+
+def run_on_tasks(
+    env: gym.Env, make_policy: Callable[[gym.Env], Policy], tasks: list[Any], episodes: int, seed: int = 0
+) -> EpisodeStats:
+    """``episodes`` episodes spread evenly over ``tasks``; task ``i`` uses seeds from ``seed + 1000 * i``.
+
+    Fixed seeds make runs of different policies paired: the same users meet each policy. A task of
+    ``None`` runs the env's own task choice (``MultiDomain-v0`` draws one from its seed).
+    """
+    per_task = episodes // len(tasks)
+    return EpisodeStats.concatenate(
+        [
+            run_episodes(env, make_policy(env), per_task, seed + 1000 * i, None if task is None else {"task": task})
+            for i, task in enumerate(tasks)
+        ]
+    )
+
+
+def evaluation_tasks(env: gym.Env, num_tasks: int, seed: int = 0) -> list[Task | None]:
+    """``num_tasks`` cohorts of a domain env's domain, or ``None`` (its own draw) for ``MultiDomain-v0``."""
+    if isinstance(env.unwrapped, MultiDomainEnv):
+        return [None] * num_tasks
+    return sample_tasks(env.unwrapped.config.name, num_tasks, seed)
 
 
 def mean_ci(values: np.ndarray, z: float = 1.96) -> tuple[float, float, float]:

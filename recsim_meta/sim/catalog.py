@@ -18,9 +18,13 @@ class AttributeSpec:
         distribution: one of ``ATTRIBUTE_DISTRIBUTIONS``. ``lognormal`` draws
             ``exp(N(loc + topic_shift, scale))``; ``normal`` draws ``N(loc + topic_shift, scale)``;
             ``uniform`` draws ``U(loc, loc + scale)`` and ignores ``topic_scale``.
+            ``loc`` also gets ``slope * base_value`` when the attribute has a ``base``.
         loc: location (for lognormal, of the log).
         scale: spread within a topic (0 gives a constant).
         topic_scale: spread of the per-topic shift of ``loc`` (cameras cost more than socks).
+        base: an attribute drawn earlier, or ``"quality"``, that this one depends on linearly
+            (volatility on risk; the risk of speculative, low-quality products), or "".
+        slope: the dependence: ``slope * base_value`` is added to ``loc`` item by item.
     """
 
     name: str
@@ -28,6 +32,8 @@ class AttributeSpec:
     loc: float
     scale: float
     topic_scale: float = 0.0
+    base: str = ""
+    slope: float = 0.0
 
     def __post_init__(self) -> None:
         if self.distribution not in ATTRIBUTE_DISTRIBUTIONS:
@@ -37,6 +43,8 @@ class AttributeSpec:
             )
         if self.scale < 0 or self.topic_scale < 0:
             raise ValueError(f"attribute {self.name!r}: scale and topic_scale must be >= 0")
+        if self.slope and not self.base:
+            raise ValueError(f"attribute {self.name!r}: slope needs a base attribute")
 
 
 @dataclass(frozen=True)
@@ -86,14 +94,31 @@ def topic_centroids(rng: np.random.Generator, num_topics: int, dim: int, kind: s
     raise ValueError(f"unknown centroid kind {kind!r}; accepted: onehot, gaussian")
 
 
-def draw_attribute(rng: np.random.Generator, spec: AttributeSpec, topics: np.ndarray, num_topics: int) -> np.ndarray:
-    """Draw one attribute column for items with the given topics."""
+def draw_attributes(
+    rng: np.random.Generator,
+    specs: tuple[AttributeSpec, ...],
+    topics: np.ndarray,
+    num_topics: int,
+    quality: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Draw the attribute columns in order (a ``base`` must be ``quality`` or come before the attributes using it)."""
     n = len(topics)
-    if spec.distribution == "uniform":
-        return spec.loc + spec.scale * rng.random(n)
-    shift = spec.topic_scale * rng.standard_normal(num_topics)
-    values = spec.loc + shift[topics] + spec.scale * rng.standard_normal(n)
-    return np.exp(values) if spec.distribution == "lognormal" else values
+    columns: dict[str, np.ndarray] = {}
+    for spec in specs:
+        bases = {"quality": quality, **columns}
+        if spec.base and spec.base not in bases:
+            raise ValueError(
+                f"attribute {spec.name!r} depends on {spec.base!r}, which is neither quality nor among the "
+                f"attributes before it: {', '.join(columns) or 'none'}"
+            )
+        loc = spec.loc + (spec.slope * bases[spec.base] if spec.base else 0.0)
+        if spec.distribution == "uniform":
+            columns[spec.name] = loc + spec.scale * rng.random(n)
+            continue
+        shift = spec.topic_scale * rng.standard_normal(num_topics)
+        values = loc + shift[topics] + spec.scale * rng.standard_normal(n)
+        columns[spec.name] = np.exp(values) if spec.distribution == "lognormal" else values
+    return columns
 
 
 def zipf_popularity(rng: np.random.Generator, merit: np.ndarray, exponent: float, noise: float) -> np.ndarray:
@@ -161,5 +186,5 @@ def make_catalog(
     topic_popularity = zipf_popularity(rng, np.zeros(num_topics), zipf_exponent, 1.0)
     merit = np.log(topic_popularity[topics]) + appeal + popularity_quality_weight * quality
     popularity = zipf_popularity(rng, merit, zipf_exponent, popularity_noise)
-    columns = {spec.name: draw_attribute(rng, spec, topics, num_topics) for spec in attributes}
+    columns = draw_attributes(rng, attributes, topics, num_topics, quality)
     return Catalog(vectors, topics, centroids, clickbait, topic_popularity, quality, appeal, popularity, columns)

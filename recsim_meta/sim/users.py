@@ -2,8 +2,9 @@
 
 A user has latent interests ``u ~ N(mu_cohort, sigma_u^2 I)``, traits (price sensitivity, ...), and a
 state that evolves: interests drift and are pulled toward consumed items, per-topic fatigue builds
-with consumption and decays, satisfaction follows the received utility (quality, and affinity) of what was consumed, and the time
-budget falls with time spent and rises with satisfaction. The session ends when the budget is spent.
+with consumption and decays, satisfaction follows the received utility (quality, and affinity) of
+what was consumed, traits may grow with use (skill), and the time budget falls with time spent and
+rises with satisfaction. The session ends when the budget is spent.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TraitSpec:
-    """A user trait drawn as ``clip(N(mean + shift * std, std), low, high)``."""
+    """A user trait drawn as ``clip(N(mean + shift * std, std), low, high)``.
+
+    ``growth`` makes it change with use: each consumption adds ``growth * engagement`` (a player's
+    skill grows with play), still clipped to ``[low, high]``.
+    """
 
     name: str
     mean: float
     std: float
     low: float = -np.inf
     high: float = np.inf
+    growth: float = 0.0
 
     def __post_init__(self) -> None:
         if self.std < 0 or self.low > self.high:
@@ -41,6 +47,7 @@ class UserDynamics:
         satisfaction_rate: weight of the latest item's received utility in the satisfaction average.
         budget_refund: budget returned per unit of time spent, per unit of satisfaction.
         no_click_cost: budget spent by a step without a click.
+        traits: the trait specs, for those that grow with consumption.
     """
 
     drift: float
@@ -51,6 +58,7 @@ class UserDynamics:
     satisfaction_rate: float
     budget_refund: float
     no_click_cost: float
+    traits: tuple[TraitSpec, ...] = ()
 
 
 @dataclass
@@ -135,3 +143,7 @@ def update_users(
     state.satisfaction += d.satisfaction_rate * took * (received_utility - state.satisfaction)
     spent = np.where(clicked, time_spent, d.no_click_cost)
     state.budget -= spent - d.budget_refund * took * time_spent * state.satisfaction
+    for spec in d.traits:
+        if spec.growth:
+            grown = state.traits[spec.name] + spec.growth * took * engagement
+            state.traits[spec.name] = np.clip(grown, spec.low, spec.high)
