@@ -80,7 +80,7 @@ def friend_item_choice_rates(social_weight: float, episodes: int = 100) -> np.nd
 def test_social_exposure_to_friends_items_changes_choice_rates():
     with_friends, without = friend_item_choice_rates(1.5), friend_item_choice_rates(0.0)
     difference = mean_ci(with_friends - without)  # paired: same seeds, same users and candidates at first
-    assert difference[1] > 0.05, difference
+    assert difference[1] > 0.1, difference
 
 
 def unsuitable_per_step(policy_name: str, episodes: int = 40) -> float:

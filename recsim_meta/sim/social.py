@@ -4,9 +4,9 @@ The members of a task's user population are the nodes; items are authored by mem
 member has engaged with a few items it liked. A session's user is a member: items its friends engaged
 with or wrote are worth more to it (social proof), by ``weight`` times the friend signal
 
-``signal[u, i] = (friends of u who engaged with i) / deg(u) + [a friend of u wrote i]``,
+``signal[u, i] = log(1 + friends of u who engaged with i) + [a friend of u wrote i]``:
 
-which lies in ``[0, 2]``.
+the first friend counts most (social proof saturates).
 """
 
 from __future__ import annotations
@@ -89,6 +89,5 @@ def make_social_graph(
     if spec.engaged_per_member:
         top = np.argpartition(-scores, spec.engaged_per_member - 1, axis=1)[:, : spec.engaged_per_member]
         np.put_along_axis(engaged, top, True, axis=1)
-    degree = np.maximum(adjacency.sum(axis=1, keepdims=True), 1.0)
-    signal = adjacency @ engaged.astype(np.float32) / degree + adjacency[:, authors]
+    signal = np.log1p(adjacency @ engaged.astype(np.float32)) + adjacency[:, authors]
     return SocialGraph(graph, engaged, authors, signal.astype(np.float32))
