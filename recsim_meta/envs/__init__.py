@@ -5,6 +5,7 @@ from gymnasium.envs.registration import register, registry
 from recsim_meta.envs.domains import DOMAINS, PRESETS, DomainConfig, make_config
 from recsim_meta.envs.multi_domain import MultiDomainEnv
 from recsim_meta.envs.rec_env import RecEnv
+from recsim_meta.envs.vector import RecVectorEnv
 
 MULTI_DOMAIN_ID = "recsim_meta/MultiDomain-v0"
 ENV_IDS: tuple[str, ...] = tuple(preset.env_id for preset in PRESETS.values()) + (MULTI_DOMAIN_ID,)
@@ -14,6 +15,8 @@ for _preset in PRESETS.values():
         register(
             id=_preset.env_id,
             entry_point=f"recsim_meta.envs.domain_envs:{_preset.env_name}Env",
+            vector_entry_point="recsim_meta.envs.vector:RecVectorEnv",
+            kwargs={"domain": _preset.name},
             max_episode_steps=_preset.max_episode_steps,
         )
 if MULTI_DOMAIN_ID not in registry:
@@ -31,5 +34,6 @@ __all__ = [
     "DomainConfig",
     "MultiDomainEnv",
     "RecEnv",
+    "RecVectorEnv",
     "make_config",
 ]

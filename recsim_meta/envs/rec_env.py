@@ -47,10 +47,18 @@ def action_space(config: DomainConfig) -> spaces.Discrete | spaces.MultiDiscrete
     return spaces.MultiDiscrete([config.num_candidates] * config.slate_size)
 
 
-def validate_action(action: Any, config: DomainConfig) -> np.ndarray:
-    """The action as a ``(K,)`` int64 array of candidate positions, or a ``ValueError`` naming the problem."""
+def validate_action(action: Any, config: DomainConfig, num_envs: int | None = None) -> np.ndarray:
+    """The action as a ``(K,)`` int64 array of candidate positions (``(B, K)`` for ``num_envs=B``).
+
+    Raises:
+        ValueError: naming the problem (dtype, shape or range) and what is accepted.
+    """
     m, k = config.num_candidates, config.slate_size
-    expected = "an integer in [0, M)" if k == 1 else f"an integer array of shape ({k},) with values in [0, M)"
+    batch = () if num_envs is None else (num_envs,)
+    if k == 1:
+        expected = "an integer in [0, M)" if num_envs is None else f"an integer array of shape ({num_envs},) in [0, M)"
+    else:
+        expected = f"an integer array of shape {batch + (k,)} with values in [0, M)"
     try:
         array = np.asarray(action)
     except ValueError as error:
@@ -59,9 +67,9 @@ def validate_action(action: Any, config: DomainConfig) -> np.ndarray:
         raise ValueError(
             f"invalid action {action!r}: dtype {array.dtype} is not an integer type; expected {expected}, M={m}"
         )
-    if k == 1 and array.shape in ((), (1,)):
-        array = array.reshape(1)
-    if array.shape != (k,):
+    if k == 1 and array.shape in (batch, batch + (1,)):
+        array = array.reshape(batch + (1,))
+    if array.shape != batch + (k,):
         raise ValueError(f"invalid action {action!r}: shape {array.shape}; expected {expected}, M={m}")
     if array.min() < 0 or array.max() >= m:
         raise ValueError(f"invalid action {action!r}: value out of range; expected {expected}, M={m}")

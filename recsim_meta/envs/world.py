@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -70,6 +70,36 @@ class Outcome:
     item: np.ndarray
     terminated: np.ndarray
     signals: dict[str, np.ndarray]
+
+
+def replace_rows(target: Sessions | UserState | dict, rows: np.ndarray, source: Sessions | UserState | dict) -> None:
+    """Overwrite the sessions ``rows`` of ``target`` in place with those of ``source`` (one per row)."""
+    items = source.items() if isinstance(source, dict) else ((f.name, getattr(source, f.name)) for f in fields(source))
+    for name, value in items:
+        current = target[name] if isinstance(target, dict) else getattr(target, name)
+        if isinstance(value, np.ndarray):
+            current[rows] = value
+        else:
+            replace_rows(current, rows, value)
+
+
+def sample_distinct(rng: np.random.Generator, num_items: int, size: int, rows: int) -> np.ndarray:
+    """``(rows, size)`` int64: each row a uniform random sample of distinct items, in random order.
+
+    One row uses ``Generator.choice``; for many, rows with a repeat are redrawn (a few rounds when
+    ``size^2`` is small against ``num_items``), or else each row takes the start of a random permutation.
+    """
+    if rows == 1:
+        return rng.choice(num_items, size=size, replace=False)[None]
+    if size * size > num_items:
+        return np.argsort(rng.random((rows, num_items)), axis=1)[:, :size]
+    draws = rng.integers(0, num_items, (rows, size))
+    redraw = np.arange(rows)
+    while len(redraw):
+        ordered = np.sort(draws[redraw], axis=1)
+        redraw = redraw[(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)]
+        draws[redraw] = rng.integers(0, num_items, (len(redraw), size))
+    return draws
 
 
 def repeats_earlier(rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
@@ -154,7 +184,7 @@ class World:
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
         # masks for repeats_earlier: entry [i, j] says slot j comes before slot i
         self.earlier_in_slate = np.tri(config.slate_size, k=-1, dtype=bool)
-        self.earlier_in_pool = np.tri(config.num_candidates + config.related_candidates, k=-1, dtype=bool)
+        self.earlier_in_related = np.tri(config.related_candidates, k=-1, dtype=bool)
         self.dynamics = config.dynamics()
 
     # ----------------------------------------------------------------- set-up helpers
@@ -224,22 +254,21 @@ class World:
         session's most recently consumed item; the rest are uniform over the catalogue.
         """
         n, m, r = self.config.num_items, self.config.num_candidates, self.config.related_candidates
-        if num_sessions == 1:
-            uniform = rng.choice(n, size=m, replace=False)[None]
-        else:
-            uniform = np.argsort(rng.random((num_sessions, n)), axis=1)[:, :m]
+        uniform = sample_distinct(rng, n, m, num_sessions)
         if s is None or r == 0:
-            return uniform.astype(np.int64)
+            return uniform
         clicked = s.history_responses[:, :, 0] > 0
         latest = clicked.shape[1] - 1 - np.argmax(clicked[:, ::-1], axis=1)
         source = s.history_ids[np.arange(num_sessions), latest]
         degree = np.where(clicked.any(axis=1), self.degree[source], 0)
         slot = (rng.random((num_sessions, r)) * degree[:, None]).astype(np.int64)
         related = np.where(slot < degree[:, None], self.neighbours[source[:, None], slot], -1)
+        related[repeats_earlier(related, self.earlier_in_related)] = -1
+        # related items first, then the uniform draws that do not repeat one of them
         pool = np.concatenate([related, uniform], axis=1)
-        invalid = repeats_earlier(pool, self.earlier_in_pool) | (pool < 0)
-        keep = np.argsort(invalid, axis=1, kind="stable")[:, :m]
-        return pool[np.arange(num_sessions)[:, None], keep].astype(np.int64)
+        dropped = np.concatenate([related < 0, (uniform[:, :, None] == related[:, None, :]).any(axis=2)], axis=1)
+        keep = np.argsort(dropped, axis=1, kind="stable")[:, :m]
+        return np.take_along_axis(pool, keep, axis=1)
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
@@ -282,7 +311,7 @@ class World:
     def domain_terms(self, s: Sessions, items: np.ndarray, engagement_only: bool = False) -> np.ndarray:
         """Sum of the domain's utility terms for ``items`` of shape ``(B,)`` or ``(B, S)`` (see ``UtilityTerm``)."""
         expand = (slice(None),) + (None,) * (items.ndim - 1)
-        total = np.zeros(items.shape)
+        total = 0.0
         for k, term in enumerate(self.config.utility_terms):
             if engagement_only and not term.in_engagement:
                 continue
@@ -303,8 +332,10 @@ class World:
             return np.zeros(items.shape, dtype=bool)
         return self.catalog.attributes[rule.attribute][items] > s.users.traits[rule.trait][:, None] + rule.margin
 
-    def kg_boost(self, s: Sessions, items: np.ndarray) -> np.ndarray:
+    def kg_boost(self, s: Sessions, items: np.ndarray) -> np.ndarray | float:
         """Utility added to ``items`` by the KG relations of recently consumed items, ``(B, S)``."""
+        if not self.config.relations:
+            return 0.0
         weights = s.history_responses[:, :, 0] * self.boost_weights  # clicked * decay^age
         related = self.boosts[s.history_ids[:, :, None], items[:, None, :]]  # (B, H, S)
         return np.einsum("bh,bhs->bs", weights, related)

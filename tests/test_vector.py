@@ -1,0 +1,166 @@
+"""RecVectorEnv: registration, exact agreement with RecEnv at B = 1, same statistics at B > 1,
+next-step autoreset, bad actions, flat memory."""
+
+import copy
+import tracemalloc
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import recsim_meta
+from recsim_meta import RecVectorEnv
+from recsim_meta.envs import MULTI_DOMAIN_ID
+
+PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
+
+
+def make_vec(env_id: str, num_envs: int, **kwargs) -> RecVectorEnv:
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+
+
+def random_slates(rng: np.random.Generator, envs: RecVectorEnv) -> np.ndarray:
+    """Distinct random positions per user, as ``RandomPolicy`` picks them."""
+    config = envs.config
+    slates = np.argsort(rng.random((envs.num_envs, config.num_candidates)), axis=1)[:, : config.slate_size]
+    return slates[:, 0] if config.slate_size == 1 else slates
+
+
+@pytest.mark.parametrize("env_id", PRESET_IDS)
+def test_make_vec_returns_the_native_vector_env_with_batched_spaces(env_id):
+    envs = make_vec(env_id, 8)
+    assert isinstance(envs, RecVectorEnv)
+    single = gym.make(env_id)
+    assert envs.single_observation_space == single.observation_space
+    assert envs.single_action_space == single.action_space
+    obs, _ = envs.reset(seed=0)
+    assert envs.observation_space.contains(obs)
+    obs, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
+    assert envs.observation_space.contains(obs) and reward.shape == terminated.shape == (8,)
+    assert info["clicked"].shape == (8,) and info["_clicked"].all()
+
+
+@pytest.mark.parametrize("env_id", PRESET_IDS)
+def test_one_user_replays_the_single_env_exactly_until_the_episode_ends(env_id):
+    single, envs = gym.make(env_id), make_vec(env_id, 1)
+    obs, _ = single.reset(seed=11)
+    batch, _ = envs.reset(seed=11)
+    rng = np.random.default_rng(0)
+    for _ in range(single.spec.max_episode_steps):
+        for key in obs:
+            np.testing.assert_array_equal(batch[key][0], obs[key])
+        action = random_slates(rng, envs)
+        obs, reward, terminated, truncated, _ = single.step(action[0])
+        batch, rewards, terms, truncs, _ = envs.step(action)
+        assert (rewards[0], terms[0], truncs[0]) == (reward, terminated, truncated)
+        if terminated or truncated:
+            break
+
+
+def episode_statistics_single(env_id: str, episodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    env = gym.make(env_id)
+    rng = np.random.default_rng(1)
+    config = env.unwrapped.config
+    returns, lengths, clicks = [], [], []
+    for episode in range(episodes):
+        env.reset(seed=episode)
+        total, steps, clicked, done = 0.0, 0, 0, False
+        while not done:
+            slate = np.argsort(rng.random(config.num_candidates))[: config.slate_size]
+            _, reward, terminated, truncated, info = env.step(slate[0] if config.slate_size == 1 else slate)
+            total, steps, clicked, done = total + reward, steps + 1, clicked + info["clicked"], terminated or truncated
+        returns.append(total), lengths.append(steps), clicks.append(clicked)
+    return np.array(returns), np.array(lengths), np.array(clicks)
+
+
+def episode_statistics_vector(env_id: str, num_envs: int, episodes_per_user: int) -> tuple[np.ndarray, ...]:
+    """The first episodes of every user (waiting for all of them: the first episodes to end are the short ones)."""
+    envs = make_vec(env_id, num_envs)
+    envs.reset(seed=123)
+    rng = np.random.default_rng(2)
+    total, steps, clicked = np.zeros(num_envs), np.zeros(num_envs), np.zeros(num_envs)
+    restart = np.zeros(num_envs, dtype=bool)
+    finished = np.zeros(num_envs, dtype=int)
+    returns, lengths, clicks = [], [], []
+    while finished.min() < episodes_per_user:
+        _, reward, terminated, truncated, info = envs.step(random_slates(rng, envs))
+        live = ~restart  # the users whose step counted (the others were autoreset)
+        total[live] += reward[live]
+        steps[live] += 1
+        clicked[live] += info["clicked"][live]
+        done = terminated | truncated
+        for user in np.flatnonzero(done & (finished < episodes_per_user)):
+            returns.append(total[user]), lengths.append(steps[user]), clicks.append(clicked[user])
+        finished += done
+        total[done] = steps[done] = clicked[done] = 0
+        restart = done
+    return np.array(returns), np.array(lengths), np.array(clicks)
+
+
+@pytest.mark.parametrize("env_id", PRESET_IDS)
+def test_many_users_follow_the_single_env_distribution(env_id):
+    """Return, session length, clicks and CTR of random-policy episodes agree within 4 standard errors."""
+    single = episode_statistics_single(env_id, 150)
+    vector = episode_statistics_vector(env_id, 64, 5)
+    names = ("return", "length", "clicks", "ctr")
+    for name, a, b in zip(names, (*single, single[2] / single[1]), (*vector, vector[2] / vector[1]), strict=True):
+        se = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+        assert abs(a.mean() - b.mean()) < 4 * se + 1e-9, (name, a.mean(), b.mean(), se)
+
+
+def test_next_step_autoreset_and_truncation():
+    envs = make_vec("recsim_meta/Video-v0", 16, max_episode_steps=5)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        _, _, terminated, truncated, _ = envs.step(random_slates(rng, envs))
+    ended = terminated | truncated
+    assert truncated[~terminated].all()  # every user still in its session is cut at 5 steps
+    obs, reward, terminated, truncated, info = envs.step(random_slates(rng, envs))
+    assert np.all(reward[ended] == 0) and not (terminated[ended] | truncated[ended]).any()
+    assert np.all(obs["history_ids"][ended] == -1) and np.all(obs["user_features"][ended, 0] == 0)
+    assert not info["_clicked"][ended].any() and info["_clicked"][~ended].all()
+
+
+def test_per_user_seed_lists_are_reproducible_and_checked():
+    a, b = make_vec("recsim_meta/News-v0", 3), make_vec("recsim_meta/News-v0", 3)
+    obs_a, _ = a.reset(seed=[1, 2, 3])
+    obs_b, _ = b.reset(seed=[1, 2, 3])
+    np.testing.assert_array_equal(obs_a["candidate_ids"], obs_b["candidate_ids"])
+    assert not np.array_equal(obs_a["candidate_ids"], b.reset(seed=[1, 2, 4])[0]["candidate_ids"])
+    with pytest.raises(ValueError, match="one seed per user: got 2 seeds for num_envs=3"):
+        a.reset(seed=[1, 2])
+
+
+def test_bad_actions_raise_and_change_nothing():
+    envs = make_vec("recsim_meta/Ecommerce-v0", 4)
+    envs.reset(seed=0)
+    before = copy.deepcopy(envs.sessions)
+    for action, problem in [
+        (np.zeros((4, 3), dtype=np.int64), "shape"),
+        (np.full((4, 4), 20), "out of range"),
+        (np.zeros((4, 4)), "dtype"),
+        (np.zeros(4, dtype=np.int64), "shape"),
+    ]:
+        with pytest.raises(ValueError, match=problem):
+            envs.step(action)
+    np.testing.assert_array_equal(before.candidates, envs.sessions.candidates)
+    np.testing.assert_array_equal(before.users.interest, envs.sessions.users.interest)
+    with pytest.raises(ValueError, match="num_envs must be a positive integer"):
+        make_vec("recsim_meta/Ecommerce-v0", 0)
+
+
+def test_memory_stays_flat_over_many_steps():
+    envs = make_vec("recsim_meta/Social-v0", 256)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = [random_slates(rng, envs) for _ in range(20)]
+    for action in actions * 2:  # warm up: every buffer exists
+        envs.step(action)
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    for action in actions * 15:  # 300 steps, 76,800 user-steps
+        envs.step(action)
+    growth = tracemalloc.get_traced_memory()[0] - start
+    tracemalloc.stop()
+    assert growth < 256 * 1024, growth
