@@ -69,12 +69,14 @@ def single_steps_per_second(env_id: str, steps: int, seed: int = 0) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def vector_user_steps_per_second(env_id: str, num_envs: int, user_steps: int, seed: int = 0) -> float:
+def vector_user_steps_per_second(
+    env_id: str, num_envs: int, user_steps: int, max_steps: int | None = None, seed: int = 0
+) -> float:
     envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
     envs.reset(seed=seed)
     envs.action_space.seed(seed)
     actions = [envs.action_space.sample() for _ in range(16)]
-    steps = max(user_steps // num_envs, 16)
+    steps = min(max(user_steps // num_envs, 200), max_steps or user_steps)
     start = time.perf_counter()
     for step in range(steps):
         envs.step(actions[step % len(actions)])
@@ -96,7 +98,7 @@ def memory_row(label: str, run) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20_000, help="single-env steps (and vector user-steps x 10)")
+    parser.add_argument("--steps", type=int, default=20_000, help="single-env steps (vector: 40x as many user-steps)")
     parser.add_argument("--memory-steps", type=int, default=1_000_000, help="steps of the memory runs")
     parser.add_argument("--recsim-python", help="python interpreter with recsim-no-tf installed")
     args = parser.parse_args()
@@ -111,12 +113,12 @@ def main() -> None:
     print("| env id | " + " | ".join(f"B={b}" for b in BATCH_SIZES) + " |")
     print("|---|" + "---|" * len(BATCH_SIZES))
     for env_id in preset_ids:
-        rates = [vector_user_steps_per_second(env_id, b, 10 * args.steps) for b in BATCH_SIZES]
+        rates = [vector_user_steps_per_second(env_id, b, 40 * args.steps, args.steps) for b in BATCH_SIZES]
         print(f"| {env_id} | " + " | ".join(f"{rate:,.0f}" for rate in rates) + " |")
 
     if args.recsim_python:
         recsim = recsim_steps_per_second(args.recsim_python, args.steps)
-        print(f"\nRecSim interest evolution (same slate size and candidates): {recsim:,.0f} steps/s; ")
+        print(f"\nRecSim interest evolution (same slate size and candidates): {recsim:,.0f} steps/s;")
         print(f"{RECSIM_ID} single env / RecSim = {single[RECSIM_ID] / recsim:.2f}x")
 
     print("\nResident memory (MiB) before and after long runs:\n\n| run | before | after |\n|---|---|---|")

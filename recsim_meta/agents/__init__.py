@@ -1,5 +1,23 @@
-"""Agents: reference baselines (and, later, the BERT recommender and the meta-RL agent)."""
+"""Agents: reference baselines and the BERT recommender (the meta-RL agent comes next).
+
+The torch-based names load on first use, so the envs and baselines import without torch.
+"""
+
+from importlib import import_module
 
 from recsim_meta.agents.baselines import BASELINES, OraclePolicy, PopularityPolicy, RandomPolicy
 
-__all__ = ["BASELINES", "OraclePolicy", "PopularityPolicy", "RandomPolicy"]
+_LAZY = {
+    "BertRecommender": "recsim_meta.agents.bert_recommender",
+    "RecommenderConfig": "recsim_meta.agents.bert_recommender",
+    "RecommenderPolicy": "recsim_meta.agents.recommender_policy",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["BASELINES", "OraclePolicy", "PopularityPolicy", "RandomPolicy", *_LAZY]

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 
-def _top_k_action(scores: np.ndarray, action_space: gym.Space) -> np.ndarray | int:
+def top_k_action(scores: np.ndarray, action_space: gym.Space) -> np.ndarray | int:
     """The ``K`` highest-scoring candidate positions as an action of ``action_space``."""
     if isinstance(action_space, gym.spaces.Discrete):
         return int(np.argmax(scores))
@@ -32,7 +32,7 @@ class RandomPolicy:
         deterministic: bool = False,
     ) -> tuple[np.ndarray | int, None]:
         scores = self.rng.random(len(observation["candidate_ids"]))
-        return _top_k_action(scores, self.action_space), None
+        return top_k_action(scores, self.action_space), None
 
 
 class PopularityPolicy:
@@ -51,7 +51,7 @@ class PopularityPolicy:
         deterministic: bool = True,
     ) -> tuple[np.ndarray | int, None]:
         features = observation["candidate_features"].reshape(-1, self.num_features)
-        return _top_k_action(features[:, self.column], self.action_space), None
+        return top_k_action(features[:, self.column], self.action_space), None
 
 
 class OraclePolicy:

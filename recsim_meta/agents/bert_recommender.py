@@ -1,0 +1,225 @@
+"""``BertRecommender``: a Hugging Face ``BertModel`` over interaction histories, with KG-fused item embeddings.
+
+The input sequence of a user is ``[domain token] + the last H interactions``; an interaction token is
+the item's (KG-fused) embedding plus a projection of its response, and its token type says whether
+it was clicked (2), shown and skipped (1) or is padding / the domain token (0). The domain token's
+output, plus a projection of the observed user features, is the user state ``u``. Each candidate is
+``c = e~_item + W x_features``; a head on ``[u, c, u * c]`` gives its policy score, CTR logit and
+rating (engagement), and a head on ``u`` the value.
+
+Item embeddings are fused over the knowledge graph, ``e~_i = e_i + alpha * sum_j lambda_r(ij) e_j / deg(i)``,
+with learned ``alpha`` and relation weights ``lambda_r``, from the edge lists the envs expose.
+
+The vocabulary spans domains: ``PAD``, ``MASK``, an unknown-domain token, one token per domain, then
+every domain's items in a block of its own (``item_token``), so one model serves every domain.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import BertConfig, BertModel
+
+PAD, MASK, UNKNOWN_DOMAIN = 0, 1, 2
+FIRST_DOMAIN_TOKEN = 3
+
+
+@dataclass(frozen=True)
+class RecommenderConfig:
+    """Sizes and layout of a ``BertRecommender`` (saved as JSON next to the weights).
+
+    Attributes:
+        domains: domain names, in the order of their vocabulary blocks.
+        num_items: catalogue size of each domain.
+        relations: KG relation names as ``"domain/relation"``.
+        feature_names: candidate feature columns (a domain's own columns are matched by name).
+        user_feature_names: user feature columns, likewise.
+        history_length: H, interactions in the sequence.
+        hidden_size, num_layers, num_heads, intermediate_size, dropout: the BERT encoder.
+        kg_fusion: fuse item embeddings over the KG (off: plain embeddings, for the ablation).
+        loss_weights: weights of the ``mlm``, ``ctr``, ``rating`` and ``ranking`` losses.
+    """
+
+    domains: tuple[str, ...]
+    num_items: tuple[int, ...]
+    relations: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    user_feature_names: tuple[str, ...]
+    history_length: int = 10
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 128
+    dropout: float = 0.1
+    kg_fusion: bool = True
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"mlm": 1.0, "ctr": 1.0, "rating": 1.0, "ranking": 1.0}
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("domains", "num_items", "relations", "feature_names", "user_feature_names"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not self.domains or len(self.domains) != len(self.num_items):
+            raise ValueError(f"need one catalogue size per domain, got {self.domains} and {self.num_items}")
+        if min(self.num_items) < 1:
+            raise ValueError(f"num_items must be >= 1, got {self.num_items}")
+        for name in ("history_length", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        unknown = sorted(set(self.loss_weights) - {"mlm", "ctr", "rating", "ranking"})
+        if unknown:
+            raise ValueError(f"unknown loss weight(s) {unknown}; accepted: mlm, ctr, rating, ranking")
+
+    @property
+    def item_offsets(self) -> tuple[int, ...]:
+        """First vocabulary token of each domain's items."""
+        start = FIRST_DOMAIN_TOKEN + len(self.domains)
+        return tuple(int(x) for x in start + np.concatenate([[0], np.cumsum(self.num_items)[:-1]]))
+
+    @property
+    def vocab_size(self) -> int:
+        return FIRST_DOMAIN_TOKEN + len(self.domains) + sum(self.num_items)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RecommenderConfig:
+        try:
+            values = json.loads(text)
+            return cls(**values)
+        except (json.JSONDecodeError, TypeError) as error:
+            raise ValueError(f"not a RecommenderConfig JSON: {error}") from None
+
+
+@dataclass
+class RecommenderBatch:
+    """Model inputs, tensors with the batch as first axis (tokens already in the shared vocabulary).
+
+    Attributes:
+        domain_tokens: ``(B,)`` domain token (``UNKNOWN_DOMAIN`` when hidden).
+        history_tokens: ``(B, H)`` item tokens, ``PAD`` where empty.
+        history_responses: ``(B, H, 3)`` clicked, reward, engagement.
+        candidate_tokens: ``(B, M)`` item tokens.
+        candidate_features: ``(B, M, F)`` in the config's feature columns.
+        user_features: ``(B, U)`` in the config's user feature columns.
+    """
+
+    domain_tokens: torch.Tensor
+    history_tokens: torch.Tensor
+    history_responses: torch.Tensor
+    candidate_tokens: torch.Tensor
+    candidate_features: torch.Tensor
+    user_features: torch.Tensor
+
+
+@dataclass
+class RecommenderOutput:
+    """``scores``, ``ctr_logits`` and ``ratings`` per candidate ``(B, M)``; ``value`` ``(B,)``; the
+    encoder's ``sequence`` output ``(B, 1 + H, D)``."""
+
+    scores: torch.Tensor
+    ctr_logits: torch.Tensor
+    ratings: torch.Tensor
+    value: torch.Tensor
+    sequence: torch.Tensor
+
+
+class BertRecommender(nn.Module):
+    """See the module docstring. ``edges`` is an ``(E, 3)`` array of ``(head token, relation id, tail token)``."""
+
+    def __init__(self, config: RecommenderConfig, edges: np.ndarray | None = None) -> None:
+        super().__init__()
+        self.config = config
+        d = config.hidden_size
+        self.bert = BertModel(
+            BertConfig(
+                vocab_size=config.vocab_size,
+                hidden_size=d,
+                num_hidden_layers=config.num_layers,
+                num_attention_heads=config.num_heads,
+                intermediate_size=config.intermediate_size,
+                hidden_dropout_prob=config.dropout,
+                attention_probs_dropout_prob=config.dropout,
+                max_position_embeddings=config.history_length + 1,
+                type_vocab_size=3,
+                pad_token_id=PAD,
+            ),
+            add_pooling_layer=False,
+        )
+        self.item_embeddings = nn.Embedding(config.vocab_size, d, padding_idx=PAD)
+        nn.init.normal_(self.item_embeddings.weight, std=0.02)
+        self.kg_alpha = nn.Parameter(torch.tensor(0.5))
+        self.relation_weights = nn.Parameter(torch.ones(max(len(config.relations), 1)))
+        edges = np.zeros((0, 3), dtype=np.int64) if edges is None else np.asarray(edges, dtype=np.int64)
+        if edges.ndim != 2 or edges.shape[1] != 3:
+            raise ValueError(f"edges must be an (E, 3) array of (head, relation, tail), got shape {edges.shape}")
+        if len(edges) and (edges[:, [0, 2]].min() < 0 or edges[:, [0, 2]].max() >= config.vocab_size):
+            raise ValueError(f"edge tokens must be in [0, {config.vocab_size})")
+        if len(edges) and not 0 <= edges[:, 1].min() <= edges[:, 1].max() < len(config.relations):
+            raise ValueError(f"edge relation ids must be in [0, {len(config.relations)})")
+        self.register_buffer("edges", torch.as_tensor(edges))
+        degree = torch.bincount(self.edges[:, 0], minlength=config.vocab_size).clamp(min=1).float()
+        self.register_buffer("degree", degree)
+        self.response_projection = nn.Linear(3, d)
+        self.feature_projection = nn.Linear(len(config.feature_names), d)
+        self.user_projection = nn.Linear(len(config.user_feature_names), d)
+        self.candidate_head = nn.Sequential(nn.Linear(3 * d, d), nn.GELU(), nn.Linear(d, 3))
+        self.value_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
+
+    def fused_item_embeddings(self) -> torch.Tensor:
+        """``e~ = e + alpha * sum_j lambda_r e_j / deg`` over the KG edges, ``(V, D)``."""
+        embeddings = self.item_embeddings.weight
+        if not self.config.kg_fusion or len(self.edges) == 0:
+            return embeddings
+        heads, relations, tails = self.edges[:, 0], self.edges[:, 1], self.edges[:, 2]
+        messages = self.relation_weights[relations, None] * embeddings[tails]
+        neighbours = torch.zeros_like(embeddings).index_add(0, heads, messages)
+        return embeddings + self.kg_alpha * neighbours / self.degree[:, None]
+
+    def forward(self, batch: RecommenderBatch, masked: torch.Tensor | None = None) -> RecommenderOutput:
+        """Encode the histories and score the candidates; ``masked`` ``(B, H)`` replaces those items by ``MASK``."""
+        embeddings = self.fused_item_embeddings()
+        tokens = torch.cat([batch.domain_tokens[:, None], batch.history_tokens], dim=1)
+        history = embeddings[batch.history_tokens]
+        if masked is not None:
+            history = torch.where(masked[..., None], embeddings[MASK], history)
+        responses = batch.history_responses.clone()
+        responses[..., 1] = torch.sign(responses[..., 1]) * torch.log1p(responses[..., 1].abs())  # reward scales differ
+        history = history + self.response_projection(responses) * (batch.history_tokens != PAD)[..., None]
+        inputs = torch.cat([embeddings[batch.domain_tokens][:, None], history], dim=1)
+        clicked = batch.history_responses[..., 0] > 0
+        types = torch.cat(
+            [
+                torch.zeros_like(batch.domain_tokens)[:, None],
+                torch.where(clicked, 2, 1) * (batch.history_tokens != PAD),
+            ],
+            dim=1,
+        )
+        sequence = self.bert(
+            inputs_embeds=inputs, token_type_ids=types, attention_mask=(tokens != PAD).long()
+        ).last_hidden_state
+        user = sequence[:, 0] + self.user_projection(batch.user_features)
+        candidates = embeddings[batch.candidate_tokens] + self.feature_projection(batch.candidate_features)
+        user_per_candidate = user[:, None].expand_as(candidates)
+        heads = self.candidate_head(torch.cat([user_per_candidate, candidates, user_per_candidate * candidates], -1))
+        return RecommenderOutput(
+            scores=heads[..., 0],
+            ctr_logits=heads[..., 1],
+            ratings=heads[..., 2],
+            value=self.value_head(user)[:, 0],
+            sequence=sequence,
+        )
+
+    def masked_item_logits(self, output: RecommenderOutput) -> torch.Tensor:
+        """Logits over the vocabulary for every history position, ``(B, H, V)`` (weights tied to the items)."""
+        return output.sequence[:, 1:] @ self.fused_item_embeddings().T

@@ -1,0 +1,120 @@
+"""``RecommenderPolicy``: a ``BertRecommender`` acting in an env, with SB3-like ``predict`` and safe ``save``/``load``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from recsim_meta.agents.baselines import top_k_action
+from recsim_meta.agents.bert_recommender import BertRecommender, RecommenderConfig
+from recsim_meta.agents.encoding import ObservationEncoder, config_for_env, kg_edges_for_env
+
+CONFIG_FILE = "recommender.json"
+BERT_DIR = "bert"
+BERT_WEIGHTS = "model.safetensors"
+REST_WEIGHTS = "heads.safetensors"
+
+
+class RecommenderPolicy:
+    """Recommends the top-K candidates by the model's scores (``deterministic``) or samples K without replacement.
+
+    Args:
+        model: the recommender.
+        env: the env it acts in (its layout and domains must be covered by the model).
+        seed: seed of the sampling in non-deterministic ``predict``.
+    """
+
+    def __init__(self, model: BertRecommender, env: gym.Env, seed: int | None = None) -> None:
+        self.model = model
+        self.env = env
+        self.encoder = ObservationEncoder(model.config, env)
+        self.action_space = env.action_space
+        self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
+
+    @classmethod
+    def for_env(cls, env: gym.Env, seed: int | None = None, **sizes: Any) -> RecommenderPolicy:
+        """A fresh model sized for ``env`` (``sizes``: ``hidden_size``, ``num_layers``, ... of ``RecommenderConfig``)."""
+        if seed is not None:
+            torch.manual_seed(seed)
+        config = config_for_env(env, **sizes)
+        return cls(BertRecommender(config, kg_edges_for_env(env, config)), env, seed)
+
+    @torch.no_grad()
+    def scores(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        self.model.eval()
+        return self.model(self.encoder.encode(observation)).scores.numpy()
+
+    def predict(
+        self,
+        observation: dict[str, np.ndarray],
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray | int, None]:
+        scores = torch.as_tensor(self.scores(observation)[0])
+        if not deterministic:  # Gumbel top-k: K draws without replacement from softmax(scores)
+            uniform = torch.rand(scores.shape, generator=self.generator).clamp(1e-12, 1.0)
+            scores = scores - torch.log(-torch.log(uniform))
+        return top_k_action(scores.numpy(), self.action_space), None
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``path/`` atomically: ``bert/`` (``save_pretrained``), the rest in safetensors, the config in JSON."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            self.model.bert.save_pretrained(staging / BERT_DIR, safe_serialization=True)
+            rest = {k: v.contiguous() for k, v in self.model.state_dict().items() if not k.startswith("bert.")}
+            save_file(rest, staging / REST_WEIGHTS)
+            (staging / CONFIG_FILE).write_text(self.model.config.to_json())
+            if path.exists():
+                old = path.with_name(f".{path.name}-old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                os.replace(staging, path)
+                shutil.rmtree(old)
+            else:
+                os.replace(staging, path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: gym.Env, seed: int | None = None) -> RecommenderPolicy:
+        """Load a saved policy for ``env``; files are parsed as JSON and safetensors only, never executed.
+
+        Raises:
+            ValueError: a missing, corrupted or foreign file, naming it.
+        """
+        path = Path(path)
+        files = {name: path / name for name in (CONFIG_FILE, REST_WEIGHTS, f"{BERT_DIR}/{BERT_WEIGHTS}")}
+        missing = [name for name, file in files.items() if not file.is_file()]
+        if missing:
+            raise ValueError(f"{path} is not a saved RecommenderPolicy: missing {', '.join(missing)}")
+        config = RecommenderConfig.from_json(files[CONFIG_FILE].read_text())
+        weights = {}
+        for name in (REST_WEIGHTS, f"{BERT_DIR}/{BERT_WEIGHTS}"):
+            try:
+                weights[name] = load_file(files[name])
+            except (SafetensorError, OSError, ValueError) as error:
+                raise ValueError(f"{files[name]} is not a valid safetensors file: {error}") from None
+        rest = weights[REST_WEIGHTS]
+        if "edges" not in rest:
+            raise ValueError(f"{files[REST_WEIGHTS]} has no 'edges' tensor: not a RecommenderPolicy file")
+        model = BertRecommender(config, rest["edges"].numpy())
+        bert = {f"bert.{k}": v for k, v in weights[f"{BERT_DIR}/{BERT_WEIGHTS}"].items()}
+        try:
+            model.load_state_dict({**rest, **bert}, strict=True)
+        except RuntimeError as error:
+            raise ValueError(f"{path}: the weights do not fit the saved config: {error}") from None
+        return cls(model, env, seed)
