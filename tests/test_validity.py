@@ -11,27 +11,24 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from recsim_meta.agents import OraclePolicy, PopularityPolicy, RandomPolicy
+from recsim_meta.agents import BASELINES, RandomPolicy
 from recsim_meta.evaluation import EpisodeStats, evaluation_tasks, mean_ci, run_on_tasks
 from recsim_meta.sim.social import SocialSpec
 
 COHORTS = 4
 EPISODES = {"recsim_meta/VideoInterestEvolution-v0": 80}  # 300-step sessions; CIs are tight already
 DEFAULT_EPISODES = 200
-POLICIES = {
-    "random": lambda env: RandomPolicy(env, seed=0),
-    "popularity": PopularityPolicy,
-    "oracle": OraclePolicy,
-    "kg_blind_oracle": lambda env: OraclePolicy(env, kg_aware=False),
-    "click_chaser": lambda env: OraclePolicy(env, objective="click"),
-}
+
+
+def make_policy(name: str):
+    return lambda env: BASELINES[name](env, 0)
 
 
 @functools.cache
 def evaluate(env_id: str, policy_name: str) -> EpisodeStats:
     env = gym.make(env_id)
     episodes = EPISODES.get(env_id, DEFAULT_EPISODES)
-    return run_on_tasks(env, POLICIES[policy_name], evaluation_tasks(env, COHORTS), episodes)
+    return run_on_tasks(env, make_policy(policy_name), evaluation_tasks(env, COHORTS), episodes)
 
 
 def test_oracle_beats_popularity_beats_random_with_disjoint_cis(env_id):
@@ -85,7 +82,7 @@ def test_social_exposure_to_friends_items_changes_choice_rates():
 
 def unsuitable_per_step(policy_name: str, episodes: int = 40) -> float:
     env = gym.make("recsim_meta/Finance-v0")
-    policy = POLICIES[policy_name](env)
+    policy = make_policy(policy_name)(env)
     counts = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=episode)

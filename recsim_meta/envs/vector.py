@@ -89,6 +89,7 @@ class RecVectorEnv(VectorEnv):
         reward = outcome.reward.copy()
         terminated = outcome.terminated.copy()
         truncated = self.episode_steps >= self.max_episode_steps
+        stepped = ~self.needs_reset  # users whose episode was running; the others restart now
         restart = np.flatnonzero(self.needs_reset)
         if len(restart):  # next-step autoreset: these users' episodes ended on the previous step
             replace_rows(self.sessions, restart, self.world.start(self.np_random, len(restart)))
@@ -96,7 +97,6 @@ class RecVectorEnv(VectorEnv):
             reward[restart] = 0.0
             terminated[restart] = truncated[restart] = False
         self.needs_reset = terminated | truncated
-        stepped = ~np.isin(np.arange(self.num_envs), restart)
         info: dict[str, Any] = {"clicked": outcome.clicked, "position": outcome.position, "item": outcome.item}
         info.update(outcome.signals)
         info.update({f"_{key}": stepped for key in list(info)})

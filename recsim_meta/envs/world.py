@@ -326,10 +326,8 @@ class World:
         return total
 
     def unsuitable(self, s: Sessions, items: np.ndarray) -> np.ndarray:
-        """Which ``items`` (``(B, S)``) break the domain's suitability rule for each session's user."""
+        """Which ``items`` (``(B, S)``) break the domain's suitability rule (it must have one) for each session's user."""
         rule = self.config.suitability
-        if rule is None:
-            return np.zeros(items.shape, dtype=bool)
         return self.catalog.attributes[rule.attribute][items] > s.users.traits[rule.trait][:, None] + rule.margin
 
     def kg_boost(self, s: Sessions, items: np.ndarray) -> np.ndarray | float:
@@ -346,8 +344,7 @@ class World:
         expand = (slice(None),) + (None,) * (items.ndim - 1)
         cfg = self.config
         engagement = cfg.engagement_affinity * affinity + cfg.engagement_quality * quality
-        if any(term.in_engagement for term in cfg.utility_terms):
-            engagement = engagement + self.domain_terms(s, items, engagement_only=True)
+        engagement = engagement + self.domain_terms(s, items, engagement_only=True)  # 0 without such terms
         return Consumption(
             attributes={name: values[items] for name, values in self.catalog.attributes.items()},
             quality=quality,
@@ -373,7 +370,6 @@ class World:
         utility, affinity = self.utilities(s, items)
         empty = repeats_earlier(slates, self.earlier_in_slate)
         utility = np.where(empty, -np.inf, utility + self.position_bias)
-        unsuitable = (self.unsuitable(s, items) & ~empty).sum(axis=1)
         pick = sample_choice(rng, self.slate_choice(utility))
         clicked = pick < slates.shape[1]
         position = np.minimum(pick, slates.shape[1] - 1)
@@ -381,8 +377,11 @@ class World:
         consumed = self.consumption(s, item, affinity[batch, position])
         response: Response = self.respond(consumed, Draw(rng))
         reward = np.where(clicked, response.reward, 0.0)
+        signals = {name: np.where(clicked, value, 0.0) for name, value in response.signals.items()}
         if cfg.suitability is not None:
+            unsuitable = (self.unsuitable(s, items) & ~empty).sum(axis=1)
             reward = reward - cfg.suitability.penalty * unsuitable
+            signals["unsuitable"] = unsuitable.astype(np.float64)
         engagement = np.where(clicked, consumed.engagement, 0.0)
         update_users(
             rng,
@@ -412,9 +411,6 @@ class World:
             bursting = np.flatnonzero(rng.random(len(slates)) < cfg.burst_rate)
             s.burst[bursting, rng.integers(0, cfg.num_topics, len(bursting))] += cfg.burst_appeal
         s.candidates = self.sample_candidates(rng, s, len(slates))
-        signals = {name: np.where(clicked, value, 0.0) for name, value in response.signals.items()}
-        if cfg.suitability is not None:
-            signals["unsuitable"] = unsuitable.astype(np.float64)
         return Outcome(
             reward=reward,
             clicked=clicked,
