@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from recsim_meta.agents.bert_recommender import MASK, PAD, BertRecommender, RecommenderConfig
-from recsim_meta.agents.encoding import ObservationEncoder, config_for_env, kg_edges_for_env
+from recsim_meta.agents.encoding import ObservationEncoder, config_for_env, item_features_for_env, kg_edges_for_env
 from recsim_meta.agents.recommender_policy import RecommenderPolicy
 
 TINY = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64, "dropout": 0.0}
@@ -144,3 +144,36 @@ def test_a_model_without_the_env_s_domain_or_columns_is_rejected():
     with pytest.raises(ValueError, match="no domain"):
         ObservationEncoder(config, gym.make("recsim_meta/Game-v0"))
     assert kg_edges_for_env(news, config).shape[1] == 3
+
+
+def test_item_features_fill_each_domains_block_in_the_models_columns():
+    env = gym.make("recsim_meta/MultiDomain-v0", domains=("news", "finance"))
+    config = config_for_env(env, **TINY)
+    table = item_features_for_env(env, config)
+    assert table.shape == (config.vocab_size, len(config.feature_names))
+    assert not table[: config.item_offsets[0]].any()  # special and domain tokens
+    finance = env.unwrapped.envs["finance"]
+    start = config.item_offsets[1]
+    risk = config.feature_names.index("risk")
+    np.testing.assert_array_equal(
+        table[start : start + 500, risk], finance.item_features()[:, finance.feature_names.index("risk")]
+    )
+    assert not table[config.item_offsets[0] : start, risk].any()  # news has no risk column
+    obs, _ = env.reset(seed=0, options={"task": finance.task})
+    policy = RecommenderPolicy.for_env(env, seed=0, **TINY)
+    batch = policy.encoder.encode(obs)
+    # the candidates' observed features are their catalogue rows
+    np.testing.assert_array_equal(table[batch.candidate_tokens[0].numpy()], batch.candidate_features[0].numpy())
+
+
+def test_content_features_shape_the_item_embeddings():
+    config = RecommenderConfig(("d",), (2,), (), ("f",), ("u",), **TINY)
+    features = np.zeros((config.vocab_size, 1), dtype=np.float32)
+    features[-1] = 1.0
+    model = BertRecommender(config, item_features=features)
+    with torch.no_grad():
+        model.item_embeddings.weight.zero_()
+        fused = model.fused_item_embeddings()
+    assert not fused[-2].any() and fused[-1].abs().sum() > 0
+    with pytest.raises(ValueError, match=r"item_features must have shape \(6, 1\)"):
+        BertRecommender(config, item_features=np.zeros((3, 1)))

@@ -11,6 +11,11 @@ _LAZY = {
     "BertRecommender": "recsim_meta.agents.bert_recommender",
     "RecommenderConfig": "recsim_meta.agents.bert_recommender",
     "RecommenderPolicy": "recsim_meta.agents.recommender_policy",
+    "InteractionLog": "recsim_meta.agents.logged_data",
+    "collect_logs": "recsim_meta.agents.logged_data",
+    "load_logs": "recsim_meta.agents.logged_data",
+    "save_logs": "recsim_meta.agents.logged_data",
+    "pretrain": "recsim_meta.agents.pretraining",
 }
 
 

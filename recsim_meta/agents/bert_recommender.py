@@ -4,10 +4,12 @@ The input sequence of a user is ``[domain token] + the last H interactions``; an
 the item's (KG-fused) embedding plus a projection of its response, and its token type says whether
 it was clicked (2), shown and skipped (1) or is padding / the domain token (0). The domain token's
 output, plus a projection of the observed user features, is the user state ``u``. Each candidate is
-``c = e~_item + W x_features``; a head on ``[u, c, u * c]`` gives its policy score, CTR logit and
-rating (engagement), and a head on ``u`` the value.
+``c = e~_item + W x_features``; a head on ``[u, c, u * c]`` gives its policy score, CTR logit,
+rating (engagement) and choice logit, and a head on ``u`` the value.
 
-Item embeddings are fused over the knowledge graph, ``e~_i = e_i + alpha * sum_j lambda_r(ij) e_j / deg(i)``,
+An item's embedding ``e_i`` is its id embedding plus a projection of its catalogue features (topic,
+popularity, attributes), so items seen rarely in the logs still have a meaningful embedding. Item
+embeddings are fused over the knowledge graph, ``e~_i = e_i + alpha * sum_j lambda_r(ij) e_j / deg(i)``,
 with learned ``alpha`` and relation weights ``lambda_r``, from the edge lists the envs expose.
 
 The vocabulary spans domains: ``PAD``, ``MASK``, an unknown-domain token, one token per domain, then
@@ -26,6 +28,7 @@ from transformers import BertConfig, BertModel
 
 PAD, MASK, UNKNOWN_DOMAIN = 0, 1, 2
 FIRST_DOMAIN_TOKEN = 3
+LOSSES = ("mlm", "ctr", "rating", "ranking", "reward")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class RecommenderConfig:
         history_length: H, interactions in the sequence.
         hidden_size, num_layers, num_heads, intermediate_size, dropout: the BERT encoder.
         kg_fusion: fuse item embeddings over the KG (off: plain embeddings, for the ablation).
-        loss_weights: weights of the ``mlm``, ``ctr``, ``rating`` and ``ranking`` losses.
+        loss_weights: weights of the pretraining losses ``LOSSES`` (see ``pretraining``).
     """
 
     domains: tuple[str, ...]
@@ -56,9 +59,7 @@ class RecommenderConfig:
     intermediate_size: int = 128
     dropout: float = 0.1
     kg_fusion: bool = True
-    loss_weights: dict[str, float] = field(
-        default_factory=lambda: {"mlm": 1.0, "ctr": 1.0, "rating": 1.0, "ranking": 1.0}
-    )
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSSES, 1.0))
 
     def __post_init__(self) -> None:
         for name in ("domains", "num_items", "relations", "feature_names", "user_feature_names"):
@@ -75,9 +76,9 @@ class RecommenderConfig:
             raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        unknown = sorted(set(self.loss_weights) - {"mlm", "ctr", "rating", "ranking"})
+        unknown = sorted(set(self.loss_weights) - set(LOSSES))
         if unknown:
-            raise ValueError(f"unknown loss weight(s) {unknown}; accepted: mlm, ctr, rating, ranking")
+            raise ValueError(f"unknown loss weight(s) {unknown}; accepted: {', '.join(LOSSES)}")
 
     @property
     def item_offsets(self) -> tuple[int, ...]:
@@ -124,20 +125,32 @@ class RecommenderBatch:
 
 @dataclass
 class RecommenderOutput:
-    """``scores``, ``ctr_logits`` and ``ratings`` per candidate ``(B, M)``; ``value`` ``(B,)``; the
-    encoder's ``sequence`` output ``(B, 1 + H, D)``."""
+    """Per candidate ``(B, M)``: ``scores`` (policy logits; pretrained as the candidate's share of the
+    step's expected reward), ``ctr_logits``, ``ratings`` (engagement) and ``choice_logits`` (the user's
+    choice among a slate, against a no-click option of 0); ``value`` ``(B,)``; the encoder's
+    ``sequence`` output ``(B, 1 + H, D)``."""
 
     scores: torch.Tensor
     ctr_logits: torch.Tensor
     ratings: torch.Tensor
+    choice_logits: torch.Tensor
     value: torch.Tensor
     sequence: torch.Tensor
 
 
 class BertRecommender(nn.Module):
-    """See the module docstring. ``edges`` is an ``(E, 3)`` array of ``(head token, relation id, tail token)``."""
+    """See the module docstring.
 
-    def __init__(self, config: RecommenderConfig, edges: np.ndarray | None = None) -> None:
+    Args:
+        config: the sizes and layout.
+        edges: ``(E, 3)`` array of ``(head token, relation id, tail token)``, the KG.
+        item_features: ``(V, F)`` catalogue features per vocabulary token in the config's feature
+            columns (zeros for the special tokens), see ``encoding.item_features_for_env``.
+    """
+
+    def __init__(
+        self, config: RecommenderConfig, edges: np.ndarray | None = None, item_features: np.ndarray | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         d = config.hidden_size
@@ -170,15 +183,21 @@ class BertRecommender(nn.Module):
         self.register_buffer("edges", torch.as_tensor(edges))
         degree = torch.bincount(self.edges[:, 0], minlength=config.vocab_size).clamp(min=1).float()
         self.register_buffer("degree", degree)
+        shape = (config.vocab_size, len(config.feature_names))
+        item_features = np.zeros(shape, dtype=np.float32) if item_features is None else np.asarray(item_features)
+        if item_features.shape != shape:
+            raise ValueError(f"item_features must have shape {shape} (vocabulary, features), got {item_features.shape}")
+        self.register_buffer("item_features", torch.as_tensor(item_features, dtype=torch.float32))
+        self.content_projection = nn.Linear(len(config.feature_names), d, bias=False)
         self.response_projection = nn.Linear(3, d)
         self.feature_projection = nn.Linear(len(config.feature_names), d)
         self.user_projection = nn.Linear(len(config.user_feature_names), d)
-        self.candidate_head = nn.Sequential(nn.Linear(3 * d, d), nn.GELU(), nn.Linear(d, 3))
+        self.candidate_head = nn.Sequential(nn.Linear(3 * d, d), nn.GELU(), nn.Linear(d, 4))
         self.value_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
 
     def fused_item_embeddings(self) -> torch.Tensor:
         """``e~ = e + alpha * sum_j lambda_r e_j / deg`` over the KG edges, ``(V, D)``."""
-        embeddings = self.item_embeddings.weight
+        embeddings = self.item_embeddings.weight + self.content_projection(self.item_features)
         if not self.config.kg_fusion or len(self.edges) == 0:
             return embeddings
         heads, relations, tails = self.edges[:, 0], self.edges[:, 1], self.edges[:, 2]
@@ -187,13 +206,18 @@ class BertRecommender(nn.Module):
         return embeddings + self.kg_alpha * neighbours / self.degree[:, None]
 
     def forward(self, batch: RecommenderBatch, masked: torch.Tensor | None = None) -> RecommenderOutput:
-        """Encode the histories and score the candidates; ``masked`` ``(B, H)`` replaces those items by ``MASK``."""
+        """Encode the histories and score the candidates.
+
+        ``masked`` ``(B, H)`` replaces those interactions by ``MASK``, keeping only their click flag; a
+        ``MASK`` token in ``history_tokens`` (see ``with_next_item_slot``) is the same thing.
+        """
         embeddings = self.fused_item_embeddings()
         tokens = torch.cat([batch.domain_tokens[:, None], batch.history_tokens], dim=1)
         history = embeddings[batch.history_tokens]
-        if masked is not None:
-            history = torch.where(masked[..., None], embeddings[MASK], history)
         responses = batch.history_responses.clone()
+        if masked is not None:  # a masked interaction keeps only its click flag, like a MASK token at the end
+            history = torch.where(masked[..., None], embeddings[MASK], history)
+            responses[..., 1:] = responses[..., 1:].masked_fill(masked[..., None], 0.0)
         responses[..., 1] = torch.sign(responses[..., 1]) * torch.log1p(responses[..., 1].abs())  # reward scales differ
         history = history + self.response_projection(responses) * (batch.history_tokens != PAD)[..., None]
         inputs = torch.cat([embeddings[batch.domain_tokens][:, None], history], dim=1)
@@ -216,10 +240,32 @@ class BertRecommender(nn.Module):
             scores=heads[..., 0],
             ctr_logits=heads[..., 1],
             ratings=heads[..., 2],
+            choice_logits=heads[..., 3],
             value=self.value_head(user)[:, 0],
             sequence=sequence,
         )
 
-    def masked_item_logits(self, output: RecommenderOutput) -> torch.Tensor:
-        """Logits over the vocabulary for every history position, ``(B, H, V)`` (weights tied to the items)."""
-        return output.sequence[:, 1:] @ self.fused_item_embeddings().T
+    def masked_item_logits(self, output: RecommenderOutput, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits over the vocabulary at every history position, ``(B, H, V)`` (weights tied to the items),
+        or only where the ``(B, H)`` mask ``positions`` is set, ``(P, V)``."""
+        hidden = output.sequence[:, 1:]
+        if positions is not None:
+            hidden = hidden[positions]
+        return hidden @ self.fused_item_embeddings().T
+
+
+def with_next_item_slot(batch: RecommenderBatch) -> RecommenderBatch:
+    """The batch with its history shifted by one and a ``MASK`` click appended: the next-item query.
+
+    ``masked_item_logits`` at the last position then scores every item as the user's next click.
+    """
+    responses = torch.zeros_like(batch.history_responses[:, :1])
+    responses[..., 0] = 1.0
+    return RecommenderBatch(
+        domain_tokens=batch.domain_tokens,
+        history_tokens=torch.cat([batch.history_tokens[:, 1:], torch.full_like(batch.history_tokens[:, :1], MASK)], 1),
+        history_responses=torch.cat([batch.history_responses[:, 1:], responses], 1),
+        candidate_tokens=batch.candidate_tokens,
+        candidate_features=batch.candidate_features,
+        user_features=batch.user_features,
+    )

@@ -55,6 +55,55 @@ def kg_edges_for_env(env: gym.Env, config: RecommenderConfig) -> np.ndarray:
     return np.concatenate(rows) if rows else np.zeros((0, 3), dtype=np.int64)
 
 
+def item_features_for_env(env: gym.Env, config: RecommenderConfig) -> np.ndarray:
+    """Every domain's catalogue features in the config's columns, one row per vocabulary token ``(V, F)``."""
+    table = np.zeros((config.vocab_size, len(config.feature_names)), dtype=np.float32)
+    for name, e in domain_envs(env).items():
+        if name in config.domains:
+            start = config.item_offsets[config.domains.index(name)]
+            columns = column_positions(e.feature_names, config.feature_names, "feature")
+            table[start : start + e.config.num_items, columns] = e.item_features()
+    return table
+
+
+def column_positions(names: tuple[str, ...], known: tuple[str, ...], kind: str) -> np.ndarray:
+    """Where each of ``names`` sits among the model's ``known`` columns; unknown names raise ``ValueError``."""
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"the model has no {kind} column(s) {unknown}; its columns: {known}")
+    return np.array([known.index(n) for n in names], dtype=np.int64)
+
+
+def encode_arrays(
+    config: RecommenderConfig,
+    domain_index: np.ndarray,
+    domain_visible: np.ndarray,
+    history_ids: np.ndarray,
+    history_responses: np.ndarray,
+    candidate_ids: np.ndarray,
+    candidate_features: np.ndarray,
+    user_features: np.ndarray,
+) -> RecommenderBatch:
+    """Model inputs from observation arrays with a leading batch axis ``B``.
+
+    ``domain_index`` ``(B,)`` indexes ``config.domains`` and places the local item ids in that domain's
+    vocabulary block; ``domain_visible`` ``(B,)`` is False where the domain token must be hidden.
+    Features are already in the config's columns: ``(B, M, F)`` and ``(B, U)``.
+    """
+    batch, h = history_ids.shape
+    offsets = np.asarray(config.item_offsets, dtype=np.int64)[domain_index]
+    history = np.where(history_ids >= 0, history_ids + offsets[:, None], PAD)
+    domain_tokens = np.where(domain_visible, FIRST_DOMAIN_TOKEN + domain_index, UNKNOWN_DOMAIN)
+    return RecommenderBatch(
+        domain_tokens=torch.as_tensor(domain_tokens, dtype=torch.long),
+        history_tokens=torch.as_tensor(history, dtype=torch.long),
+        history_responses=torch.as_tensor(history_responses.reshape(batch, h, 3), dtype=torch.float32),
+        candidate_tokens=torch.as_tensor(candidate_ids + offsets[:, None], dtype=torch.long),
+        candidate_features=torch.as_tensor(candidate_features, dtype=torch.float32),
+        user_features=torch.as_tensor(user_features, dtype=torch.float32),
+    )
+
+
 class ObservationEncoder:
     """Turns observations of ``env`` (one, or a batch with a leading axis) into model inputs.
 
@@ -71,15 +120,8 @@ class ObservationEncoder:
         missing = sorted(set(domain_envs(env)) - set(config.domains))
         if missing:
             raise ValueError(f"the model's vocabulary has no domain {missing}; its domains: {config.domains}")
-        self.feature_columns = self._columns(self.env.feature_names, config.feature_names, "feature")
-        self.user_columns = self._columns(self.env.user_feature_names, config.user_feature_names, "user feature")
-
-    @staticmethod
-    def _columns(names: tuple[str, ...], known: tuple[str, ...], kind: str) -> np.ndarray:
-        unknown = sorted(set(names) - set(known))
-        if unknown:
-            raise ValueError(f"the model has no {kind} column(s) {unknown}; its columns: {known}")
-        return np.array([known.index(n) for n in names], dtype=np.int64)
+        self.feature_columns = column_positions(self.env.feature_names, config.feature_names, "feature")
+        self.user_columns = column_positions(self.env.user_feature_names, config.user_feature_names, "user feature")
 
     def current_domain(self) -> str:
         return self.env.domain if self.multi else self.env.config.name
@@ -90,22 +132,18 @@ class ObservationEncoder:
         single = np.ndim(observation["candidate_ids"]) == 1
         obs = {k: (np.asarray(v)[None] if single else np.asarray(v)) for k, v in observation.items()}
         batch, m = obs["candidate_ids"].shape
-        h = obs["history_ids"].shape[1]
-        offset = self.config.item_offsets[self.config.domains.index(domain)]
-        history = np.where(obs["history_ids"] >= 0, obs["history_ids"] + offset, PAD)
         features = np.zeros((batch, m, len(self.config.feature_names)), dtype=np.float32)
         features[:, :, self.feature_columns] = obs["candidate_features"].reshape(batch, m, -1)
         user = np.zeros((batch, len(self.config.user_feature_names)), dtype=np.float32)
         user[:, self.user_columns] = obs["user_features"]
-        if self.multi and not obs["domain"].any():
-            domain_token = UNKNOWN_DOMAIN
-        else:
-            domain_token = FIRST_DOMAIN_TOKEN + self.config.domains.index(domain)
-        return RecommenderBatch(
-            domain_tokens=torch.full((batch,), domain_token, dtype=torch.long),
-            history_tokens=torch.as_tensor(history, dtype=torch.long),
-            history_responses=torch.as_tensor(obs["history_responses"].reshape(batch, h, 3), dtype=torch.float32),
-            candidate_tokens=torch.as_tensor(obs["candidate_ids"] + offset, dtype=torch.long),
-            candidate_features=torch.as_tensor(features),
-            user_features=torch.as_tensor(user),
+        visible = obs["domain"].any(axis=1) if self.multi else np.ones(batch, dtype=bool)
+        return encode_arrays(
+            self.config,
+            np.full(batch, self.config.domains.index(domain)),
+            visible,
+            obs["history_ids"],
+            obs["history_responses"],
+            obs["candidate_ids"],
+            features,
+            user,
         )

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from recsim_meta.agents.baselines import top_k_action
 from recsim_meta.agents.bert_recommender import BertRecommender, RecommenderConfig
-from recsim_meta.agents.encoding import ObservationEncoder, config_for_env, kg_edges_for_env
+from recsim_meta.agents.encoding import ObservationEncoder, config_for_env, item_features_for_env, kg_edges_for_env
 
 CONFIG_FILE = "recommender.json"
 BERT_DIR = "bert"
@@ -46,7 +46,8 @@ class RecommenderPolicy:
         if seed is not None:
             torch.manual_seed(seed)
         config = config_for_env(env, **sizes)
-        return cls(BertRecommender(config, kg_edges_for_env(env, config)), env, seed)
+        model = BertRecommender(config, kg_edges_for_env(env, config), item_features_for_env(env, config))
+        return cls(model, env, seed)
 
     @torch.no_grad()
     def scores(self, observation: dict[str, np.ndarray]) -> np.ndarray:
@@ -109,9 +110,13 @@ class RecommenderPolicy:
             except (SafetensorError, OSError, ValueError) as error:
                 raise ValueError(f"{files[name]} is not a valid safetensors file: {error}") from None
         rest = weights[REST_WEIGHTS]
-        if "edges" not in rest:
-            raise ValueError(f"{files[REST_WEIGHTS]} has no 'edges' tensor: not a RecommenderPolicy file")
-        model = BertRecommender(config, rest["edges"].numpy())
+        missing = sorted({"edges", "item_features"} - set(rest))
+        if missing:
+            raise ValueError(f"{files[REST_WEIGHTS]} has no {missing} tensor(s): not a RecommenderPolicy file")
+        try:
+            model = BertRecommender(config, rest["edges"].numpy(), rest["item_features"].numpy())
+        except ValueError as error:
+            raise ValueError(f"{path}: the saved KG or item features do not fit the saved config: {error}") from None
         bert = {f"bert.{k}": v for k, v in weights[f"{BERT_DIR}/{BERT_WEIGHTS}"].items()}
         try:
             model.load_state_dict({**rest, **bert}, strict=True)

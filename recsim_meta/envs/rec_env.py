@@ -272,6 +272,11 @@ class RecEnv(gym.Env):
     def kg_relations(self) -> tuple[str, ...]:
         return self.world.kg.relations
 
+    def item_features(self) -> np.ndarray:
+        """The catalogue's observable features ``(num_items, F)`` in ``feature_names`` columns, what the
+        candidates' features are before per-session signals (the social column is 0 here)."""
+        return self.world.item_features.copy()
+
     @property
     def knowledge_graph(self):
         """The networkx MultiDiGraph of items and entities."""

@@ -1,0 +1,193 @@
+"""Pretraining a ``BertRecommender`` on logged interactions: BERT4Rec masked items plus the multi-task losses.
+
+Losses on a batch of log rows (each averaged over what it applies to, then weighted by
+``config.loss_weights``):
+
+- ``mlm``: masked-item prediction (cross-entropy over the vocabulary) on the history shifted by one with
+  the row's click appended as ``MASK`` (next-item prediction, as BERT4Rec trains its last position), and
+  on clicked history items masked at random with probability ``mask_prob``;
+- ``ctr``: binary cross-entropy of the CTR logit of every slate item against whether it was clicked;
+- ``rating``: squared error of the rating head against the engagement of the clicked item;
+- ``ranking``: listwise softmax over the slate's choice logits plus a no-click option scored 0, the
+  multinomial-logit choice of the user, against what the user chose;
+- ``reward``: the policy scores of a slate summed, against the step's reward in units of the domain's
+  reward scale (``LogEncoder.reward_scale``), squared error: each score learns its candidate's share of
+  the expected reward, so the top-K scores are the myopic greedy slate (penalties for showing an item
+  included), where the choice of what users click alone would favour cheap, short or risky items.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from recsim_meta.agents.bert_recommender import (
+    MASK,
+    PAD,
+    BertRecommender,
+    RecommenderBatch,
+    RecommenderConfig,
+    with_next_item_slot,
+)
+from recsim_meta.agents.encoding import column_positions, encode_arrays
+from recsim_meta.agents.logged_data import InteractionLog
+
+
+class LogEncoder:
+    """Model inputs and targets for rows of ``log``, whose domains and columns the model must cover."""
+
+    def __init__(self, config: RecommenderConfig, log: InteractionLog) -> None:
+        missing = sorted(set(log.domains) - set(config.domains))
+        if missing:
+            raise ValueError(f"the model's vocabulary has no domain {missing}; its domains: {config.domains}")
+        sizes = dict(zip(config.domains, config.num_items, strict=True))
+        wrong = {d: n for d, n in zip(log.domains, log.num_items, strict=True) if sizes[d] != n}
+        if wrong:
+            raise ValueError(f"the log's catalogue sizes {wrong} differ from the model's {sizes}")
+        self.config, self.log = config, log
+        self.domain_index = np.array([config.domains.index(d) for d in log.domains], dtype=np.int64)[log.domain]
+        self.feature_columns = column_positions(log.feature_names, config.feature_names, "feature")
+        self.user_columns = column_positions(log.user_feature_names, config.user_feature_names, "user feature")
+        self.item_offset = np.asarray(config.item_offsets, dtype=np.int64)[self.domain_index]
+        # the root mean square step reward of each domain in the log (1 where it is all zero)
+        scale = np.ones(len(log.domains), dtype=np.float32)
+        for d in np.unique(log.domain):
+            scale[d] = np.sqrt(np.mean(np.square(log.reward[log.domain == d]))) or 1.0
+        self.reward_scale = scale[log.domain]
+
+    def batch(self, rows: np.ndarray) -> RecommenderBatch:
+        log = self.log
+        n, m = len(rows), log.candidate_ids.shape[1]
+        features = np.zeros((n, m, len(self.config.feature_names)), dtype=np.float32)
+        features[:, :, self.feature_columns] = log.candidate_features[rows]
+        user = np.zeros((n, len(self.config.user_feature_names)), dtype=np.float32)
+        user[:, self.user_columns] = log.user_features[rows]
+        return encode_arrays(
+            self.config,
+            self.domain_index[rows],
+            np.ones(n, dtype=bool),
+            log.history_ids[rows],
+            log.history_responses[rows],
+            log.candidate_ids[rows],
+            features,
+            user,
+        )
+
+    def clicked_tokens(self, rows: np.ndarray) -> torch.Tensor:
+        """Vocabulary token of the item clicked in each row, ``PAD`` for none."""
+        item = self.log.clicked_item[rows]
+        return torch.as_tensor(np.where(item >= 0, item + self.item_offset[rows], PAD))
+
+
+def multitask_losses(
+    model: BertRecommender, encoder: LogEncoder, rows: np.ndarray, mask_prob: float, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """The losses of the module docstring on ``rows`` of the encoder's log."""
+    log = encoder.log
+    batch = encoder.batch(rows)
+    output = model(batch)
+    slate = torch.as_tensor(log.slate[rows])
+    position = torch.as_tensor(log.position[rows])
+    clicked = position >= 0
+    slots = torch.arange(slate.shape[1])
+    ctr = F.binary_cross_entropy_with_logits(
+        output.ctr_logits.gather(1, slate), (slots[None] == position[:, None]).float()
+    )
+    null = torch.zeros(len(rows), 1)
+    ranking = F.cross_entropy(torch.cat([null, output.choice_logits.gather(1, slate)], 1), position + 1)
+    reward_target = torch.as_tensor(log.reward[rows] / encoder.reward_scale[rows])
+    reward = F.mse_loss(output.scores.gather(1, slate).sum(1), reward_target)
+    chosen = slate.gather(1, position.clamp(min=0)[:, None])[:, 0]
+    engagement = torch.as_tensor(log.engagement[rows])
+    rating = ((output.ratings.gather(1, chosen[:, None])[:, 0] - engagement) ** 2)[clicked].mean()
+
+    # masked items: the next click at the appended slot, and clicked history items at random
+    query = with_next_item_slot(batch)
+    targets = torch.full_like(query.history_tokens, -100)
+    targets[:, -1] = torch.where(clicked, encoder.clicked_tokens(rows), -100)
+    earlier_clicks = (query.history_responses[:, :-1, 0] > 0) & (query.history_tokens[:, :-1] > MASK)
+    masked = earlier_clicks & (torch.rand(earlier_clicks.shape, generator=generator) < mask_prob)
+    targets[:, :-1] = torch.where(masked, query.history_tokens[:, :-1], -100)
+    masked = torch.cat([masked, torch.zeros_like(masked[:, :1])], 1)
+    predicted = targets != -100
+    logits = model.masked_item_logits(model(query, masked=masked), predicted)
+    mlm = F.cross_entropy(logits, targets[predicted])
+    losses = {"mlm": mlm, "ctr": ctr, "rating": rating, "ranking": ranking, "reward": reward}
+    return {name: torch.nan_to_num(loss) for name, loss in losses.items()}  # a batch without clicks: 0
+
+
+def pretrain(
+    model: BertRecommender,
+    log: InteractionLog,
+    steps: int,
+    batch_size: int = 256,
+    learning_rate: float = 1e-3,
+    mask_prob: float = 0.2,
+    seed: int = 0,
+    log_dir: str | Path | None = None,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Train ``model`` on ``log`` for ``steps`` AdamW steps of random row batches; returns the losses per step.
+
+    ``log_dir`` gets TensorBoard scalars ``loss/<name>`` and ``loss/total``.
+    """
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+    if not 0.0 <= mask_prob <= 1.0:
+        raise ValueError(f"mask_prob must be in [0, 1], got {mask_prob!r}")
+    encoder = LogEncoder(model.config, log)
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    weights = model.config.loss_weights
+    writer = None
+    if log_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(log_dir))
+    history = []
+    model.train()
+    bar = tqdm(range(steps), desc="pretraining", disable=not progress)
+    for step in bar:
+        rows = rng.integers(len(log), size=batch_size)
+        losses = multitask_losses(model, encoder, rows, mask_prob, generator)
+        total = sum(weights.get(name, 1.0) * loss for name, loss in losses.items())
+        optimizer.zero_grad()
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        record = {name: loss.item() for name, loss in losses.items()} | {"total": total.item()}
+        history.append(record)
+        bar.set_postfix(loss=f"{record['total']:.3f}", refresh=False)
+        if writer is not None:
+            for name, value in record.items():
+                writer.add_scalar(f"loss/{name}", value, step)
+    if writer is not None:
+        writer.close()
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def next_item_scores(model: BertRecommender, log: InteractionLog, batch_size: int = 1024) -> np.ndarray:
+    """Scores of every catalogue item of the row's domain as the next click, ``(N, num_items)``.
+
+    Rows of a log with domains of different catalogue sizes are padded with ``-inf``.
+    """
+    model.eval()
+    encoder = LogEncoder(model.config, log)
+    size = max(log.num_items)
+    scores = np.full((len(log), size), -np.inf, dtype=np.float32)
+    for start in range(0, len(log), batch_size):
+        rows = np.arange(start, min(start + batch_size, len(log)))
+        logits = model.masked_item_logits(model(with_next_item_slot(encoder.batch(rows))))[:, -1].numpy()
+        offsets = encoder.item_offset[rows]
+        for domain in np.unique(encoder.domain_index[rows]):
+            mine = encoder.domain_index[rows] == domain
+            n = model.config.num_items[domain]
+            scores[rows[mine], :n] = logits[mine][:, offsets[mine][0] : offsets[mine][0] + n]
+    return scores
