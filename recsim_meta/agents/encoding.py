@@ -74,34 +74,59 @@ def column_positions(names: tuple[str, ...], known: tuple[str, ...], kind: str) 
     return np.array([known.index(n) for n in names], dtype=np.int64)
 
 
-def encode_arrays(
-    config: RecommenderConfig,
-    domain_index: np.ndarray,
-    domain_visible: np.ndarray,
-    history_ids: np.ndarray,
-    history_responses: np.ndarray,
-    candidate_ids: np.ndarray,
-    candidate_features: np.ndarray,
-    user_features: np.ndarray,
-) -> RecommenderBatch:
-    """Model inputs from observation arrays with a leading batch axis ``B``.
+class ArrayEncoder:
+    """Model inputs from observation arrays of a source layout: its domains and feature columns.
 
-    ``domain_index`` ``(B,)`` indexes ``config.domains`` and places the local item ids in that domain's
-    vocabulary block; ``domain_visible`` ``(B,)`` is False where the domain token must be hidden.
-    Features are already in the config's columns: ``(B, M, F)`` and ``(B, U)``.
+    Shared by the env encoder and the log encoder. The source's domains must be in the model's
+    vocabulary and its feature columns among the model's (matched by name).
     """
-    batch, h = history_ids.shape
-    offsets = np.asarray(config.item_offsets, dtype=np.int64)[domain_index]
-    history = np.where(history_ids >= 0, history_ids + offsets[:, None], PAD)
-    domain_tokens = np.where(domain_visible, FIRST_DOMAIN_TOKEN + domain_index, UNKNOWN_DOMAIN)
-    return RecommenderBatch(
-        domain_tokens=torch.as_tensor(domain_tokens, dtype=torch.long),
-        history_tokens=torch.as_tensor(history, dtype=torch.long),
-        history_responses=torch.as_tensor(history_responses.reshape(batch, h, 3), dtype=torch.float32),
-        candidate_tokens=torch.as_tensor(candidate_ids + offsets[:, None], dtype=torch.long),
-        candidate_features=torch.as_tensor(candidate_features, dtype=torch.float32),
-        user_features=torch.as_tensor(user_features, dtype=torch.float32),
-    )
+
+    def __init__(
+        self,
+        config: RecommenderConfig,
+        domains: tuple[str, ...],
+        feature_names: tuple[str, ...],
+        user_feature_names: tuple[str, ...],
+    ) -> None:
+        missing = sorted(set(domains) - set(config.domains))
+        if missing:
+            raise ValueError(f"the model's vocabulary has no domain {missing}; its domains: {config.domains}")
+        self.config = config
+        self.domain_index = np.array([config.domains.index(d) for d in domains], dtype=np.int64)
+        self.feature_columns = column_positions(feature_names, config.feature_names, "feature")
+        self.user_columns = column_positions(user_feature_names, config.user_feature_names, "user feature")
+
+    def encode(
+        self,
+        domain: np.ndarray,
+        domain_visible: np.ndarray,
+        history_ids: np.ndarray,
+        history_responses: np.ndarray,
+        candidate_ids: np.ndarray,
+        candidate_features: np.ndarray,
+        user_features: np.ndarray,
+    ) -> RecommenderBatch:
+        """Arrays with a leading batch axis ``B``; ``domain`` ``(B,)`` indexes the source's domains and
+        places the local item ids in that domain's vocabulary block; ``domain_visible`` ``(B,)`` is False
+        where the domain token must be hidden; features are in the source's columns."""
+        config = self.config
+        batch, m = candidate_ids.shape
+        domain_index = self.domain_index[domain]
+        offsets = np.asarray(config.item_offsets, dtype=np.int64)[domain_index]
+        history = np.where(history_ids >= 0, history_ids + offsets[:, None], PAD)
+        domain_tokens = np.where(domain_visible, FIRST_DOMAIN_TOKEN + domain_index, UNKNOWN_DOMAIN)
+        features = np.zeros((batch, m, len(config.feature_names)), dtype=np.float32)
+        features[:, :, self.feature_columns] = candidate_features.reshape(batch, m, -1)
+        user = np.zeros((batch, len(config.user_feature_names)), dtype=np.float32)
+        user[:, self.user_columns] = user_features
+        return RecommenderBatch(
+            domain_tokens=torch.as_tensor(domain_tokens, dtype=torch.long),
+            history_tokens=torch.as_tensor(history, dtype=torch.long),
+            history_responses=torch.as_tensor(history_responses.reshape(batch, -1, 3), dtype=torch.float32),
+            candidate_tokens=torch.as_tensor(candidate_ids + offsets[:, None], dtype=torch.long),
+            candidate_features=torch.as_tensor(features),
+            user_features=torch.as_tensor(user),
+        )
 
 
 class ObservationEncoder:
@@ -117,11 +142,8 @@ class ObservationEncoder:
         self.config = config
         self.env = env.unwrapped
         self.multi = isinstance(self.env, MultiDomainEnv)
-        missing = sorted(set(domain_envs(env)) - set(config.domains))
-        if missing:
-            raise ValueError(f"the model's vocabulary has no domain {missing}; its domains: {config.domains}")
-        self.feature_columns = column_positions(self.env.feature_names, config.feature_names, "feature")
-        self.user_columns = column_positions(self.env.user_feature_names, config.user_feature_names, "user feature")
+        self.domains = tuple(domain_envs(env))
+        self.arrays = ArrayEncoder(config, self.domains, self.env.feature_names, self.env.user_feature_names)
 
     def current_domain(self) -> str:
         return self.env.domain if self.multi else self.env.config.name
@@ -131,19 +153,14 @@ class ObservationEncoder:
         domain = domain or self.current_domain()
         single = np.ndim(observation["candidate_ids"]) == 1
         obs = {k: (np.asarray(v)[None] if single else np.asarray(v)) for k, v in observation.items()}
-        batch, m = obs["candidate_ids"].shape
-        features = np.zeros((batch, m, len(self.config.feature_names)), dtype=np.float32)
-        features[:, :, self.feature_columns] = obs["candidate_features"].reshape(batch, m, -1)
-        user = np.zeros((batch, len(self.config.user_feature_names)), dtype=np.float32)
-        user[:, self.user_columns] = obs["user_features"]
+        batch = len(obs["candidate_ids"])
         visible = obs["domain"].any(axis=1) if self.multi else np.ones(batch, dtype=bool)
-        return encode_arrays(
-            self.config,
-            np.full(batch, self.config.domains.index(domain)),
+        return self.arrays.encode(
+            np.full(batch, self.domains.index(domain)),
             visible,
             obs["history_ids"],
             obs["history_responses"],
             obs["candidate_ids"],
-            features,
-            user,
+            obs["candidate_features"],
+            obs["user_features"],
         )

@@ -33,7 +33,7 @@ from recsim_meta.agents.bert_recommender import (
     RecommenderConfig,
     with_next_item_slot,
 )
-from recsim_meta.agents.encoding import column_positions, encode_arrays
+from recsim_meta.agents.encoding import ArrayEncoder
 from recsim_meta.agents.logged_data import InteractionLog
 
 
@@ -41,17 +41,13 @@ class LogEncoder:
     """Model inputs and targets for rows of ``log``, whose domains and columns the model must cover."""
 
     def __init__(self, config: RecommenderConfig, log: InteractionLog) -> None:
-        missing = sorted(set(log.domains) - set(config.domains))
-        if missing:
-            raise ValueError(f"the model's vocabulary has no domain {missing}; its domains: {config.domains}")
+        self.arrays = ArrayEncoder(config, log.domains, log.feature_names, log.user_feature_names)
         sizes = dict(zip(config.domains, config.num_items, strict=True))
         wrong = {d: n for d, n in zip(log.domains, log.num_items, strict=True) if sizes[d] != n}
         if wrong:
             raise ValueError(f"the log's catalogue sizes {wrong} differ from the model's {sizes}")
         self.config, self.log = config, log
-        self.domain_index = np.array([config.domains.index(d) for d in log.domains], dtype=np.int64)[log.domain]
-        self.feature_columns = column_positions(log.feature_names, config.feature_names, "feature")
-        self.user_columns = column_positions(log.user_feature_names, config.user_feature_names, "user feature")
+        self.domain_index = self.arrays.domain_index[log.domain]
         self.item_offset = np.asarray(config.item_offsets, dtype=np.int64)[self.domain_index]
         # the root mean square step reward of each domain in the log (1 where it is all zero)
         scale = np.ones(len(log.domains), dtype=np.float32)
@@ -61,20 +57,14 @@ class LogEncoder:
 
     def batch(self, rows: np.ndarray) -> RecommenderBatch:
         log = self.log
-        n, m = len(rows), log.candidate_ids.shape[1]
-        features = np.zeros((n, m, len(self.config.feature_names)), dtype=np.float32)
-        features[:, :, self.feature_columns] = log.candidate_features[rows]
-        user = np.zeros((n, len(self.config.user_feature_names)), dtype=np.float32)
-        user[:, self.user_columns] = log.user_features[rows]
-        return encode_arrays(
-            self.config,
-            self.domain_index[rows],
-            np.ones(n, dtype=bool),
+        return self.arrays.encode(
+            log.domain[rows],
+            np.ones(len(rows), dtype=bool),
             log.history_ids[rows],
             log.history_responses[rows],
             log.candidate_ids[rows],
-            features,
-            user,
+            log.candidate_features[rows],
+            log.user_features[rows],
         )
 
     def clicked_tokens(self, rows: np.ndarray) -> torch.Tensor:
