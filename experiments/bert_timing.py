@@ -4,8 +4,8 @@
 
 Prints a Markdown table of medians over ``--repeats`` runs for 1 and 2 torch threads:
 ``predict`` latency for one observation of ``MultiDomain-v0`` (encode + forward + top-K), a batched
-forward of 256 observations, and a pretraining step (both forward passes, backward, AdamW) of 256
-logged rows.
+forward of 256 observations, and a pretraining step (``pretraining_step``: both forward passes,
+backward, gradient clipping, AdamW) of 256 logged rows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from recsim_meta.agents import RecommenderPolicy
 from recsim_meta.agents.logged_data import collect_logs
-from recsim_meta.agents.pretraining import LogEncoder, multitask_losses
+from recsim_meta.agents.pretraining import LogEncoder, pretraining_step
 
 
 def median_ms(work: Callable[[], object], repeats: int, warmup: int = 3) -> float:
@@ -52,11 +52,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
 
     def train_step() -> None:
-        policy.model.train()
-        total = sum(multitask_losses(policy.model, encoder, rows, 0.2, generator).values())
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
+        pretraining_step(policy.model, encoder, optimizer, rows, 0.2, generator)
 
     @torch.no_grad()
     def batched_forward() -> None:

@@ -128,7 +128,7 @@ class RecommenderOutput:
     """Per candidate ``(B, M)``: ``scores`` (policy logits; pretrained as the candidate's share of the
     step's expected reward), ``ctr_logits``, ``ratings`` (engagement) and ``choice_logits`` (the user's
     choice among a slate, against a no-click option of 0); ``value`` ``(B,)``; the encoder's
-    ``sequence`` output ``(B, 1 + H, D)``."""
+    ``sequence`` output ``(B, 1 + H, D)``; the fused ``item_embeddings`` ``(V, D)`` the pass used."""
 
     scores: torch.Tensor
     ctr_logits: torch.Tensor
@@ -136,6 +136,7 @@ class RecommenderOutput:
     choice_logits: torch.Tensor
     value: torch.Tensor
     sequence: torch.Tensor
+    item_embeddings: torch.Tensor
 
 
 class BertRecommender(nn.Module):
@@ -243,6 +244,7 @@ class BertRecommender(nn.Module):
             choice_logits=heads[..., 3],
             value=self.value_head(user)[:, 0],
             sequence=sequence,
+            item_embeddings=embeddings,
         )
 
     def masked_item_logits(self, output: RecommenderOutput, positions: torch.Tensor | None = None) -> torch.Tensor:
@@ -251,7 +253,7 @@ class BertRecommender(nn.Module):
         hidden = output.sequence[:, 1:]
         if positions is not None:
             hidden = hidden[positions]
-        return hidden @ self.fused_item_embeddings().T
+        return hidden @ output.item_embeddings.T
 
 
 def with_next_item_slot(batch: RecommenderBatch) -> RecommenderBatch:

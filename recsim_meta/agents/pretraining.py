@@ -110,6 +110,26 @@ def multitask_losses(
     return {name: torch.nan_to_num(loss) for name, loss in losses.items()}  # a batch without clicks: 0
 
 
+def pretraining_step(
+    model: BertRecommender,
+    encoder: LogEncoder,
+    optimizer: torch.optim.Optimizer,
+    rows: np.ndarray,
+    mask_prob: float,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """One update on ``rows``: the losses weighted by ``config.loss_weights``, gradients clipped to norm 1."""
+    model.train()
+    losses = multitask_losses(model, encoder, rows, mask_prob, generator)
+    weights = model.config.loss_weights
+    total = sum(weights.get(name, 1.0) * loss for name, loss in losses.items())
+    optimizer.zero_grad()
+    total.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return {name: loss.item() for name, loss in losses.items()} | {"total": total.item()}
+
+
 def pretrain(
     model: BertRecommender,
     log: InteractionLog,
@@ -133,24 +153,17 @@ def pretrain(
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
-    weights = model.config.loss_weights
     writer = None
     if log_dir is not None:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(log_dir))
     history = []
-    model.train()
     bar = tqdm(range(steps), desc="pretraining", disable=not progress)
     for step in bar:
-        rows = rng.integers(len(log), size=batch_size)
-        losses = multitask_losses(model, encoder, rows, mask_prob, generator)
-        total = sum(weights.get(name, 1.0) * loss for name, loss in losses.items())
-        optimizer.zero_grad()
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        record = {name: loss.item() for name, loss in losses.items()} | {"total": total.item()}
+        record = pretraining_step(
+            model, encoder, optimizer, rng.integers(len(log), size=batch_size), mask_prob, generator
+        )
         history.append(record)
         bar.set_postfix(loss=f"{record['total']:.3f}", refresh=False)
         if writer is not None:
