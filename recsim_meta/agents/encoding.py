@@ -145,12 +145,9 @@ class ObservationEncoder:
         self.domains = tuple(domain_envs(env))
         self.arrays = ArrayEncoder(config, self.domains, self.env.feature_names, self.env.user_feature_names)
 
-    def current_domain(self) -> str:
-        return self.env.domain if self.multi else self.env.config.name
-
     def encode(self, observation: dict[str, np.ndarray], domain: str | None = None) -> RecommenderBatch:
         """Model inputs for ``observation`` (of the env's current domain unless ``domain`` is given)."""
-        domain = domain or self.current_domain()
+        domain = domain or self.env.config.name  # MultiDomain-v0: the current domain's config
         single = np.ndim(observation["candidate_ids"]) == 1
         obs = {k: (np.asarray(v)[None] if single else np.asarray(v)) for k, v in observation.items()}
         batch = len(obs["candidate_ids"])

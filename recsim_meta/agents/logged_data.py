@@ -95,14 +95,6 @@ class InteractionLog:
         """The log restricted to ``rows`` (indices or a boolean mask)."""
         return replace(self, **{name: getattr(self, name)[rows] for name in ROW_FIELDS})
 
-    def split_episodes(self, held_out_fraction: float, seed: int = 0) -> tuple[InteractionLog, InteractionLog]:
-        """``(train, held_out)`` by whole episodes, so no user appears in both."""
-        episodes = np.unique(self.episode)
-        rng = np.random.default_rng(seed)
-        held_out = rng.choice(episodes, size=max(1, round(held_out_fraction * len(episodes))), replace=False)
-        mask = np.isin(self.episode, held_out)
-        return self.select(~mask), self.select(mask)
-
 
 def collect_logs(
     env: gym.Env, episodes: int, behaviour: str = "oracle", epsilon: float = 0.3, seed: int = 0, progress: bool = True
@@ -132,12 +124,11 @@ def collect_logs(
             actor = explore if rng.random() < epsilon else policy
             action, _ = actor.predict(observation, deterministic=True)
             slate = np.atleast_1d(np.asarray(action, dtype=np.int64))
-            domain = domains.index(unwrapped.domain if len(domains) > 1 else domains[0])
             m = len(observation["candidate_ids"])
             row = {
                 "episode": episode,
                 "step": step,
-                "domain": domain,
+                "domain": domains.index(unwrapped.config.name),  # MultiDomain-v0: the current domain
                 "history_ids": observation["history_ids"],
                 "history_responses": observation["history_responses"].reshape(-1, 3),
                 "candidate_ids": observation["candidate_ids"],
