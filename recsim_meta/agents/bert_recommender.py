@@ -1,6 +1,7 @@
 """``BertRecommender``: a Hugging Face ``BertModel`` over interaction histories, with KG-fused item embeddings.
 
-The input sequence of a user is ``[domain token] + the last H interactions``; an interaction token is
+The input sequence of a user is ``[domain token] + the last H interactions`` (``+ the last C interactions
+of the task's earlier episodes`` for the meta-RL agent's memory, ``context_length``); an interaction token is
 the item's (KG-fused) embedding plus a projection of its response, and its token type says whether
 it was clicked (2), shown and skipped (1) or is padding / the domain token (0). The domain token's
 output, plus a projection of the observed user features, is the user state ``u``. Each candidate is
@@ -24,11 +25,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call
 from transformers import BertConfig, BertModel
 
 PAD, MASK, UNKNOWN_DOMAIN = 0, 1, 2
 FIRST_DOMAIN_TOKEN = 3
 LOSSES = ("mlm", "ctr", "rating", "ranking", "reward")
+HEAD_MODULES = ("user_projection", "feature_projection", "candidate_head", "value_head")  # applied after the encoder
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class RecommenderConfig:
         feature_names: candidate feature columns (a domain's own columns are matched by name).
         user_feature_names: user feature columns, likewise.
         history_length: H, interactions in the sequence.
+        context_length: C, interactions of earlier episodes of the same task placed after the history
+            (the in-context memory of the meta-RL agent; 0: none). Without a context in the batch the
+            sequence is the history alone, so a model pretrained without one sees the same positions.
         hidden_size, num_layers, num_heads, intermediate_size, dropout: the BERT encoder.
         kg_fusion: fuse item embeddings over the KG (off: plain embeddings, for the ablation).
         loss_weights: weights of the pretraining losses ``LOSSES`` (see ``pretraining``).
@@ -53,6 +59,7 @@ class RecommenderConfig:
     feature_names: tuple[str, ...]
     user_feature_names: tuple[str, ...]
     history_length: int = 10
+    context_length: int = 0
     hidden_size: int = 64
     num_layers: int = 2
     num_heads: int = 2
@@ -72,6 +79,8 @@ class RecommenderConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.context_length, int) or self.context_length < 0:
+            raise ValueError(f"context_length must be an integer >= 0, got {self.context_length!r}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
         if not 0 <= self.dropout < 1:
@@ -113,6 +122,8 @@ class RecommenderBatch:
         candidate_tokens: ``(B, M)`` item tokens.
         candidate_features: ``(B, M, F)`` in the config's feature columns.
         user_features: ``(B, U)`` in the config's user feature columns.
+        context_tokens, context_responses: ``(B, C)`` and ``(B, C, 3)``, interactions of earlier episodes
+            of the task (``None``: none); used when the config's ``context_length`` C is above 0.
     """
 
     domain_tokens: torch.Tensor
@@ -121,6 +132,8 @@ class RecommenderBatch:
     candidate_tokens: torch.Tensor
     candidate_features: torch.Tensor
     user_features: torch.Tensor
+    context_tokens: torch.Tensor | None = None
+    context_responses: torch.Tensor | None = None
 
 
 @dataclass
@@ -128,7 +141,7 @@ class RecommenderOutput:
     """Per candidate ``(B, M)``: ``scores`` (policy logits; pretrained as the candidate's share of the
     step's expected reward), ``ctr_logits``, ``ratings`` (engagement) and ``choice_logits`` (the user's
     choice among a slate, against a no-click option of 0); ``value`` ``(B,)``; the encoder's
-    ``sequence`` output ``(B, 1 + H, D)``; the fused ``item_embeddings`` ``(V, D)`` the pass used."""
+    ``sequence`` output ``(B, 1 + H (+ C), D)``; the fused ``item_embeddings`` ``(V, D)`` the pass used."""
 
     scores: torch.Tensor
     ctr_logits: torch.Tensor
@@ -164,7 +177,7 @@ class BertRecommender(nn.Module):
                 intermediate_size=config.intermediate_size,
                 hidden_dropout_prob=config.dropout,
                 attention_probs_dropout_prob=config.dropout,
-                max_position_embeddings=config.history_length + 1,
+                max_position_embeddings=config.context_length + config.history_length + 1,
                 type_vocab_size=3,
                 pad_token_id=PAD,
             ),
@@ -206,51 +219,84 @@ class BertRecommender(nn.Module):
         neighbours = torch.zeros_like(embeddings).index_add(0, heads, messages)
         return embeddings + self.kg_alpha * neighbours / self.degree[:, None]
 
-    def forward(self, batch: RecommenderBatch, masked: torch.Tensor | None = None) -> RecommenderOutput:
+    def forward(
+        self,
+        batch: RecommenderBatch,
+        masked: torch.Tensor | None = None,
+        head_params: dict[str, torch.Tensor] | None = None,
+    ) -> RecommenderOutput:
         """Encode the histories and score the candidates.
 
         ``masked`` ``(B, H)`` replaces those interactions by ``MASK``, keeping only their click flag; a
         ``MASK`` token in ``history_tokens`` (see ``with_next_item_slot``) is the same thing.
+        ``head_params`` replaces parameters after the encoder by name, see ``heads``.
         """
+        return self.heads(batch, self.encode(batch, masked), head_params)
+
+    def encode(self, batch: RecommenderBatch, masked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder part of ``forward``: the sequence output ``(B, 1 + H (+ C), D)`` and the fused item
+        embeddings ``(V, D)``."""
         embeddings = self.fused_item_embeddings()
-        tokens = torch.cat([batch.domain_tokens[:, None], batch.history_tokens], dim=1)
-        history = embeddings[batch.history_tokens]
-        responses = batch.history_responses.clone()
+        items, responses = batch.history_tokens, batch.history_responses.clone()
+        if self.config.context_length and batch.context_tokens is not None:  # the history, then earlier episodes
+            items = torch.cat([items, batch.context_tokens], dim=1)
+            responses = torch.cat([responses, batch.context_responses], dim=1)
+            if masked is not None:
+                masked = torch.cat([masked, torch.zeros_like(batch.context_tokens, dtype=torch.bool)], dim=1)
+        tokens = torch.cat([batch.domain_tokens[:, None], items], dim=1)
+        history = embeddings[items]
+        clicked = responses[..., 0] > 0
         if masked is not None:  # a masked interaction keeps only its click flag, like a MASK token at the end
             history = torch.where(masked[..., None], embeddings[MASK], history)
             responses[..., 1:] = responses[..., 1:].masked_fill(masked[..., None], 0.0)
         responses[..., 1] = torch.sign(responses[..., 1]) * torch.log1p(responses[..., 1].abs())  # reward scales differ
-        history = history + self.response_projection(responses) * (batch.history_tokens != PAD)[..., None]
+        history = history + self.response_projection(responses) * (items != PAD)[..., None]
         inputs = torch.cat([embeddings[batch.domain_tokens][:, None], history], dim=1)
-        clicked = batch.history_responses[..., 0] > 0
         types = torch.cat(
-            [
-                torch.zeros_like(batch.domain_tokens)[:, None],
-                torch.where(clicked, 2, 1) * (batch.history_tokens != PAD),
-            ],
-            dim=1,
+            [torch.zeros_like(batch.domain_tokens)[:, None], torch.where(clicked, 2, 1) * (items != PAD)], dim=1
         )
         sequence = self.bert(
             inputs_embeds=inputs, token_type_ids=types, attention_mask=(tokens != PAD).long()
         ).last_hidden_state
-        user = sequence[:, 0] + self.user_projection(batch.user_features)
-        candidates = embeddings[batch.candidate_tokens] + self.feature_projection(batch.candidate_features)
+        return sequence, embeddings
+
+    def heads(
+        self,
+        batch: RecommenderBatch,
+        encoded: tuple[torch.Tensor, torch.Tensor],
+        params: dict[str, torch.Tensor] | None = None,
+    ) -> RecommenderOutput:
+        """Everything of ``forward`` after the encoder (``encoded``, from ``encode(batch)``): the user state,
+        the candidates and the heads. ``params`` (names as in ``named_parameters``) replace those of
+        ``HEAD_MODULES`` through ``torch.func.functional_call``, e.g. adapted to a task."""
+        sequence, embeddings = encoded
+        user = sequence[:, 0] + self._call("user_projection", batch.user_features, params)
+        candidates = embeddings[batch.candidate_tokens] + self._call(
+            "feature_projection", batch.candidate_features, params
+        )
         user_per_candidate = user[:, None].expand_as(candidates)
-        heads = self.candidate_head(torch.cat([user_per_candidate, candidates, user_per_candidate * candidates], -1))
+        pairs = torch.cat([user_per_candidate, candidates, user_per_candidate * candidates], -1)
+        heads = self._call("candidate_head", pairs, params)
         return RecommenderOutput(
             scores=heads[..., 0],
             ctr_logits=heads[..., 1],
             ratings=heads[..., 2],
             choice_logits=heads[..., 3],
-            value=self.value_head(user)[:, 0],
+            value=self._call("value_head", user, params)[:, 0],
             sequence=sequence,
             item_embeddings=embeddings,
         )
 
+    def _call(self, name: str, inputs: torch.Tensor, params: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        module = getattr(self, name)
+        prefix = f"{name}."
+        own = {k.removeprefix(prefix): v for k, v in (params or {}).items() if k.startswith(prefix)}
+        return functional_call(module, own, (inputs,)) if own else module(inputs)
+
     def masked_item_logits(self, output: RecommenderOutput, positions: torch.Tensor | None = None) -> torch.Tensor:
         """Logits over the vocabulary at every history position, ``(B, H, V)`` (weights tied to the items),
         or only where the ``(B, H)`` mask ``positions`` is set, ``(P, V)``."""
-        hidden = output.sequence[:, 1:]
+        hidden = output.sequence[:, 1 : 1 + self.config.history_length]
         if positions is not None:
             hidden = hidden[positions]
         return hidden @ output.item_embeddings.T
@@ -270,4 +316,6 @@ def with_next_item_slot(batch: RecommenderBatch) -> RecommenderBatch:
         candidate_tokens=batch.candidate_tokens,
         candidate_features=batch.candidate_features,
         user_features=batch.user_features,
+        context_tokens=batch.context_tokens,
+        context_responses=batch.context_responses,
     )

@@ -31,6 +31,7 @@ from recsim_meta.agents.bert_recommender import (
     BertRecommender,
     RecommenderBatch,
     RecommenderConfig,
+    RecommenderOutput,
     with_next_item_slot,
 )
 from recsim_meta.agents.encoding import ArrayEncoder
@@ -73,6 +74,30 @@ class LogEncoder:
         return torch.as_tensor(np.where(item >= 0, item + self.item_offset[rows], PAD))
 
 
+def slate_losses(
+    output: RecommenderOutput,
+    slate: torch.Tensor,
+    position: torch.Tensor,
+    reward_target: torch.Tensor,
+    engagement: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """The ``ctr``, ``rating``, ``ranking`` and ``reward`` losses of the module docstring for steps with slates
+    ``(N, K)`` of candidate positions, clicked slots ``position`` ``(N,)`` (-1: none), the step reward in units
+    of the domain's scale and the clicked item's engagement; a loss with nothing to apply to is 0."""
+    clicked = position >= 0
+    slots = torch.arange(slate.shape[1])
+    ctr = F.binary_cross_entropy_with_logits(
+        output.ctr_logits.gather(1, slate), (slots[None] == position[:, None]).float()
+    )
+    null = torch.zeros(len(slate), 1)
+    ranking = F.cross_entropy(torch.cat([null, output.choice_logits.gather(1, slate)], 1), position + 1)
+    reward = F.mse_loss(output.scores.gather(1, slate).sum(1), reward_target)
+    chosen = slate.gather(1, position.clamp(min=0)[:, None])[:, 0]
+    rating = ((output.ratings.gather(1, chosen[:, None])[:, 0] - engagement) ** 2)[clicked].mean()
+    losses = {"ctr": ctr, "rating": rating, "ranking": ranking, "reward": reward}
+    return {name: torch.nan_to_num(loss) for name, loss in losses.items()}
+
+
 def multitask_losses(
     model: BertRecommender, encoder: LogEncoder, rows: np.ndarray, mask_prob: float, generator: torch.Generator
 ) -> dict[str, torch.Tensor]:
@@ -83,17 +108,8 @@ def multitask_losses(
     slate = torch.as_tensor(log.slate[rows])
     position = torch.as_tensor(log.position[rows])
     clicked = position >= 0
-    slots = torch.arange(slate.shape[1])
-    ctr = F.binary_cross_entropy_with_logits(
-        output.ctr_logits.gather(1, slate), (slots[None] == position[:, None]).float()
-    )
-    null = torch.zeros(len(rows), 1)
-    ranking = F.cross_entropy(torch.cat([null, output.choice_logits.gather(1, slate)], 1), position + 1)
     reward_target = torch.as_tensor(log.reward[rows] / encoder.reward_scale[rows])
-    reward = F.mse_loss(output.scores.gather(1, slate).sum(1), reward_target)
-    chosen = slate.gather(1, position.clamp(min=0)[:, None])[:, 0]
-    engagement = torch.as_tensor(log.engagement[rows])
-    rating = ((output.ratings.gather(1, chosen[:, None])[:, 0] - engagement) ** 2)[clicked].mean()
+    losses = slate_losses(output, slate, position, reward_target, torch.as_tensor(log.engagement[rows]))
 
     # masked items: the next click at the appended slot, and clicked history items at random
     query = with_next_item_slot(batch)
@@ -106,8 +122,7 @@ def multitask_losses(
     predicted = targets != -100
     logits = model.masked_item_logits(model(query, masked=masked), predicted)
     mlm = F.cross_entropy(logits, targets[predicted])
-    losses = {"mlm": mlm, "ctr": ctr, "rating": rating, "ranking": ranking, "reward": reward}
-    return {name: torch.nan_to_num(loss) for name, loss in losses.items()}  # a batch without clicks: 0
+    return {"mlm": torch.nan_to_num(mlm), **losses}  # a batch without clicks: 0
 
 
 def pretraining_step(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from transformers.utils import logging as hf_logging
 
 from recsim_meta.agents.baselines import top_k_action
 from recsim_meta.agents.bert_recommender import BertRecommender, RecommenderConfig
@@ -70,25 +73,8 @@ class RecommenderPolicy:
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:
         """Write ``path/`` atomically: ``bert/`` (``save_pretrained``), the rest in safetensors, the config in JSON."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
-            self.model.bert.save_pretrained(staging / BERT_DIR, safe_serialization=True)
-            rest = {k: v.contiguous() for k, v in self.model.state_dict().items() if not k.startswith("bert.")}
-            save_file(rest, staging / REST_WEIGHTS)
-            (staging / CONFIG_FILE).write_text(self.model.config.to_json())
-            if path.exists():
-                old = path.with_name(f".{path.name}-old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(staging, path)
-                shutil.rmtree(old)
-            else:
-                os.replace(staging, path)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        with atomic_directory(path) as staging:
+            write_model(self.model, staging)
 
     @classmethod
     def load(cls, path: str | os.PathLike, env: gym.Env, seed: int | None = None) -> RecommenderPolicy:
@@ -97,29 +83,72 @@ class RecommenderPolicy:
         Raises:
             ValueError: a missing, corrupted or foreign file, naming it.
         """
-        path = Path(path)
-        files = {name: path / name for name in (CONFIG_FILE, REST_WEIGHTS, f"{BERT_DIR}/{BERT_WEIGHTS}")}
-        missing = [name for name, file in files.items() if not file.is_file()]
-        if missing:
-            raise ValueError(f"{path} is not a saved RecommenderPolicy: missing {', '.join(missing)}")
-        config = RecommenderConfig.from_json(files[CONFIG_FILE].read_text())
-        weights = {}
-        for name in (REST_WEIGHTS, f"{BERT_DIR}/{BERT_WEIGHTS}"):
-            try:
-                weights[name] = load_file(files[name])
-            except (SafetensorError, OSError, ValueError) as error:
-                raise ValueError(f"{files[name]} is not a valid safetensors file: {error}") from None
-        rest = weights[REST_WEIGHTS]
-        missing = sorted({"edges", "item_features"} - set(rest))
-        if missing:
-            raise ValueError(f"{files[REST_WEIGHTS]} has no {missing} tensor(s): not a RecommenderPolicy file")
-        try:
-            model = BertRecommender(config, rest["edges"].numpy(), rest["item_features"].numpy())
-        except ValueError as error:
-            raise ValueError(f"{path}: the saved KG or item features do not fit the saved config: {error}") from None
-        bert = {f"bert.{k}": v for k, v in weights[f"{BERT_DIR}/{BERT_WEIGHTS}"].items()}
-        try:
-            model.load_state_dict({**rest, **bert}, strict=True)
-        except RuntimeError as error:
-            raise ValueError(f"{path}: the weights do not fit the saved config: {error}") from None
-        return cls(model, env, seed)
+        return cls(read_model(path), env, seed)
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields an empty staging folder next to ``path`` that replaces ``path`` when the block succeeds;
+    on any error (or Ctrl-C) the staging folder is removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        yield staging
+        if path.exists():
+            old = path.with_name(f".{path.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(staging, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_model(model: BertRecommender, folder: Path) -> None:
+    """``folder/bert/`` (``save_pretrained``), the other weights in safetensors, the config in JSON."""
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # its "Writing model shards" bar on every checkpoint is noise
+    try:
+        model.bert.save_pretrained(folder / BERT_DIR, safe_serialization=True)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    rest = {k: v.contiguous() for k, v in model.state_dict().items() if not k.startswith("bert.")}
+    save_file(rest, folder / REST_WEIGHTS)
+    (folder / CONFIG_FILE).write_text(model.config.to_json())
+
+
+def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of ``file``; ``ValueError`` naming it when it is not a valid safetensors file."""
+    try:
+        return load_file(file)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(f"{file} is not a valid safetensors file: {error}") from None
+
+
+def read_model(path: str | os.PathLike) -> BertRecommender:
+    """The model ``write_model`` wrote to ``path``; ``ValueError`` naming a missing, corrupted or foreign file."""
+    path = Path(path)
+    files = {name: path / name for name in (CONFIG_FILE, REST_WEIGHTS, f"{BERT_DIR}/{BERT_WEIGHTS}")}
+    missing = [name for name, file in files.items() if not file.is_file()]
+    if missing:
+        raise ValueError(f"{path} is not a saved RecommenderPolicy: missing {', '.join(missing)}")
+    config = RecommenderConfig.from_json(files[CONFIG_FILE].read_text())
+    rest = read_safetensors(files[REST_WEIGHTS])
+    bert = read_safetensors(files[f"{BERT_DIR}/{BERT_WEIGHTS}"])
+    missing = sorted({"edges", "item_features"} - set(rest))
+    if missing:
+        raise ValueError(f"{files[REST_WEIGHTS]} has no {missing} tensor(s): not a RecommenderPolicy file")
+    try:
+        model = BertRecommender(config, rest["edges"].numpy(), rest["item_features"].numpy())
+    except ValueError as error:
+        raise ValueError(f"{path}: the saved KG or item features do not fit the saved config: {error}") from None
+    try:
+        model.load_state_dict({**rest, **{f"bert.{k}": v for k, v in bert.items()}}, strict=True)
+    except RuntimeError as error:
+        raise ValueError(f"{path}: the weights do not fit the saved config: {error}") from None
+    return model
