@@ -30,13 +30,77 @@ def main(argv: list[str] | None = None) -> None:
     demo_parser.add_argument(
         "--seed", type=int, default=0, help="seed of the cohorts and the first episode (default 0)"
     )
+    train_parser = commands.add_parser(
+        "meta-train", help="pretrain the BERT recommender and meta-train the meta-RL agent from a YAML config"
+    )
+    train_parser.add_argument("--config", required=True, help="YAML config, e.g. experiments/meta_quick.yaml")
+    train_parser.add_argument("--out", default="runs/meta", help="output folder (default runs/meta)")
+    train_parser.add_argument("--seed", type=int, help="override the config's seed")
+    train_parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train_parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    adapt_parser = commands.add_parser(
+        "adapt", help="adapt a meta-trained agent to a task and compare its return before and after"
+    )
+    adapt_parser.add_argument("--checkpoint", required=True, help="a saved agent, e.g. runs/meta/checkpoint")
+    adapt_parser.add_argument("--task", required=True, help="DOMAIN/COHORT, e.g. video/3 (cohorts of the run's config)")
+    adapt_parser.add_argument("--episodes", type=int, default=5, help="adaptation episodes (default 5)")
+    adapt_parser.add_argument("--mode", default="both", help="in_context, gradient or both (default both)")
+    adapt_parser.add_argument("--eval-episodes", type=int, default=20, help="greedy episodes before and after")
+    adapt_parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.command == "demo":
+    if args.command == "meta-train":
+        meta_train_command(args)
+    elif args.command == "adapt":
+        adapt_command(args, parser)
+    elif args.command == "demo":
         if args.cohorts < 1 or args.episodes < args.cohorts:
             parser.error("need --cohorts >= 1 and --episodes >= --cohorts")
         env_ids = args.env or list(recsim_meta.ENV_IDS)
         policies = args.policy or ["random", "popularity", "oracle"]
         print(summary_table(env_ids, policies, args.episodes, args.cohorts, args.seed))
+
+
+def meta_train_command(args: argparse.Namespace) -> None:
+    import torch
+
+    from recsim_meta.agents.meta_training import MetaConfig, meta_train
+
+    torch.set_num_threads(args.threads)
+    overrides = {} if args.seed is None else {"seed": args.seed}
+    meta_train(MetaConfig.from_yaml(args.config, **overrides), args.out, resume=args.resume)
+    print(f"agent saved in {args.out}/checkpoint")
+
+
+def adapt_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path
+
+    from recsim_meta.agents.meta_rl import MODES, MetaRLAgent
+    from recsim_meta.agents.meta_training import MetaConfig
+    from recsim_meta.evaluation.rollout import mean_ci, run_episodes
+    from recsim_meta.sim.tasks import sample_tasks
+
+    checkpoint = Path(args.checkpoint)
+    config_file = checkpoint.parent / "config.yaml"
+    config = MetaConfig.from_yaml(config_file) if config_file.is_file() else MetaConfig()
+    domain, _, cohort = args.task.partition("/")
+    if domain not in recsim_meta.envs.DOMAINS or not cohort.isdigit() or int(cohort) >= config.num_cohorts:
+        parser.error(
+            f"--task must be DOMAIN/COHORT with DOMAIN one of {', '.join(recsim_meta.envs.DOMAINS)} "
+            f"and COHORT in 0..{config.num_cohorts - 1}, got {args.task!r}"
+        )
+    if args.mode not in MODES:
+        parser.error(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
+    task = sample_tasks(domain, config.num_cohorts, config.task_seed)[int(cohort)]
+    env = config.make_env()
+    agent = MetaRLAgent.load(checkpoint, env, seed=args.seed)
+    options = {"task": task}
+    before = run_episodes(env, agent, args.eval_episodes, 1_000_000 + args.seed, options)
+    agent.adapt(args.episodes, task, args.mode, seed=2_000_000 + args.seed)
+    after = run_episodes(env, agent, args.eval_episodes, 1_000_000 + args.seed, options)
+    print(f"task {args.task}, {args.episodes} adaptation episodes, mode {args.mode}:")
+    for name, stats in (("before", before), ("after", after)):
+        mean, low, high = mean_ci(stats.returns)
+        print(f"  {name}: mean return {mean:.2f} [{low:.2f}, {high:.2f}] over {args.eval_episodes} episodes")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Agents: reference baselines and the BERT recommender (the meta-RL agent comes next).
+"""Agents: reference baselines, the BERT recommender and the meta-RL agent that wraps it.
 
 The torch-based names load on first use, so the envs and baselines import without torch.
 """
@@ -16,6 +16,9 @@ _LAZY = {
     "load_logs": "recsim_meta.agents.logged_data",
     "save_logs": "recsim_meta.agents.logged_data",
     "pretrain": "recsim_meta.agents.pretraining",
+    "MetaRLAgent": "recsim_meta.agents.meta_rl",
+    "MetaConfig": "recsim_meta.agents.meta_training",
+    "meta_train": "recsim_meta.agents.meta_training",
 }
 
 

@@ -1,0 +1,588 @@
+"""``MetaRLAgent``: a ``BertRecommender`` that learns across tasks and adapts to a new one in context and by gradient.
+
+**Acting.** Policy logits are the recommender's candidate scores over a learned temperature; a slate is K
+draws without replacement (Plackett-Luce, sampled as Gumbel top-K), its log-probability the sum of the
+draws'. ``deterministic``: the top K.
+
+**In-context adaptation** (RL^2-style trials). Per task the agent keeps a ``TaskMemory``: the last C
+interactions of the task's earlier episodes, placed after the user's own history (the model's
+``context_length``). Feedback from earlier sessions of a cohort so shapes the next ones with no gradient.
+Advantages do not cross episodes: the memory is an input, there is no bonus for exploring for later episodes.
+
+**Gradient adaptation** (Meta-SGD). A few steps on the parameters after the encoder (``ADAPTED``: the
+projections of the user and candidate features, and the candidate head) of the supervised slate losses
+(CTR, rating, ranking, reward; see ``pretraining.slate_losses``) of the task's episodes,
+``theta' = theta - exp(log_lr) * grad`` with the gradient clipped to norm 1 and a learned learning rate per
+parameter, through ``torch.func.functional_call``. The encoder runs once for all tasks of a batch, so the
+adapted parameters are those after it (a task's own weighting of the item and user features: price
+sensitivity, risk tolerance, ...). First order by default (the inner gradient is a constant of the
+meta-gradient, FOMAML; the learning rates still get a gradient), second order (``second_order=True``) as
+an option.
+
+**Meta-training** (``MetaRLAgent.meta_step``): for a batch of tasks, support episodes with the base
+parameters, adaptation, then query episodes with the adapted parameters and the memory carried over; PPO
+(clipped ratio, GAE, the recommender's value head) plus the slate losses as an auxiliary term, on both
+phases; the query phase's losses go through the adapted parameters, so they train the initial parameters
+and the learning rates (the query's slate losses are the Meta-SGD objective on new users of the task). Rewards are divided by the task's reward scale (root mean square step reward of its
+support episodes), so domains with large rewards do not drown the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from recsim_meta.agents.bert_recommender import PAD, BertRecommender, RecommenderBatch
+from recsim_meta.agents.encoding import ArrayEncoder, domain_envs
+from recsim_meta.agents.pretraining import slate_losses
+from recsim_meta.agents.recommender_policy import atomic_directory, read_model, read_safetensors, write_model
+from recsim_meta.sim.tasks import Task
+
+ADAPTED = ("user_projection", "feature_projection", "candidate_head")
+META_WEIGHTS = "meta.safetensors"
+AGENT_FILE = "agent.json"
+MODES = ("in_context", "gradient", "both")
+
+
+@dataclass(frozen=True)
+class AdaptationSettings:
+    """How the agent learns (saved with the agent as JSON).
+
+    Attributes:
+        inner_steps, inner_lr, second_order: Meta-SGD steps, the initial learning rate, second-order meta-gradient.
+        clip, gamma, gae_lambda: PPO's ratio clip, the discount and GAE's lambda.
+        entropy_coef, value_coef, aux_coef: weights of the entropy bonus, the value loss (in squared
+            reward-scale units, large, so small) and the slate losses against the policy loss.
+    """
+
+    inner_steps: int = 3
+    inner_lr: float = 0.05
+    second_order: bool = False
+    clip: float = 0.2
+    gamma: float = 0.95
+    gae_lambda: float = 0.9
+    entropy_coef: float = 0.01
+    value_coef: float = 0.05
+    aux_coef: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.inner_steps, int) or self.inner_steps < 0:
+            raise ValueError(f"inner_steps must be an integer >= 0, got {self.inner_steps!r}")
+        for name in ("inner_lr", "clip"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+
+
+class TaskMemory:
+    """The in-context memory of one task: the last ``size`` interactions of its earlier episodes as tokens."""
+
+    def __init__(self, size: int) -> None:
+        self.tokens = np.full(size, PAD, dtype=np.int64)
+        self.responses = np.zeros((size, 3), dtype=np.float32)
+
+    def add_episode(self, tokens: np.ndarray, responses: np.ndarray) -> None:
+        """Append an episode's history (``PAD`` entries skipped), keeping the newest ``size`` interactions."""
+        size = len(self.tokens)
+        if size == 0:
+            return
+        kept = tokens != PAD
+        self.tokens = np.concatenate([self.tokens, tokens[kept]])[-size:]
+        self.responses = np.concatenate([self.responses, responses[kept]])[-size:]
+
+
+@dataclass
+class TaskState:
+    """What the agent knows of a task: its memory and its adapted head parameters (``None``: the base ones)."""
+
+    memory: TaskMemory
+    params: dict[str, torch.Tensor] | None = None
+
+
+@dataclass
+class Rollout:
+    """Steps of several task slots, in time order; ``slot`` says whose. Rewards are raw (domain units)."""
+
+    batch: RecommenderBatch
+    slot: np.ndarray
+    episode: np.ndarray
+    slate: torch.Tensor
+    log_prob: torch.Tensor
+    value: torch.Tensor
+    reward: np.ndarray
+    position: np.ndarray
+    engagement: np.ndarray
+    episode_end: np.ndarray
+
+    def select(self, rows: np.ndarray) -> Rollout:
+        index = torch.as_tensor(rows)
+        return Rollout(
+            batch=_take(self.batch, index),
+            **{f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "batch"},
+        )
+
+    def returns_per_episode(self) -> dict[tuple[int, int], float]:
+        """Total reward of each ``(slot, episode)``."""
+        totals: dict[tuple[int, int], float] = {}
+        for slot, episode, reward in zip(self.slot, self.episode, self.reward, strict=True):
+            totals[(int(slot), int(episode))] = totals.get((int(slot), int(episode)), 0.0) + float(reward)
+        return totals
+
+
+def _take(batch: RecommenderBatch, index: torch.Tensor) -> RecommenderBatch:
+    return RecommenderBatch(**{f.name: _index(getattr(batch, f.name), index) for f in fields(batch)})
+
+
+def _index(value: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor | None:
+    return None if value is None else value[index]
+
+
+def _concat(batches: list[RecommenderBatch]) -> RecommenderBatch:
+    return RecommenderBatch(**{f.name: torch.cat([getattr(b, f.name) for b in batches]) for f in fields(batches[0])})
+
+
+def concat_rollouts(parts: list[Rollout]) -> Rollout:
+    """One rollout of ``parts``, in order."""
+    values = {}
+    for field in fields(Rollout):
+        items = [getattr(p, field.name) for p in parts]
+        if field.name == "batch":
+            values[field.name] = _concat(items)
+        elif isinstance(items[0], torch.Tensor):
+            values[field.name] = torch.cat(items)
+        else:
+            values[field.name] = np.concatenate(items)
+    return Rollout(**values)
+
+
+def rms_reward(rewards: np.ndarray) -> float:
+    """Root mean square of step rewards, the unit rewards are measured in (1 when all are zero or none)."""
+    return float(np.sqrt(np.mean(rewards**2))) if np.any(rewards) else 1.0
+
+
+def slate_targets(rollout: Rollout, scale: float | np.ndarray) -> tuple[torch.Tensor, ...]:
+    """The arguments of ``slate_losses`` after the output for ``rollout``, rewards divided by ``scale`` (one
+    for all rows, or one per slot)."""
+    scale = scale[rollout.slot] if isinstance(scale, np.ndarray) else scale
+    return (
+        rollout.slate,
+        torch.as_tensor(rollout.position),
+        torch.as_tensor(rollout.reward / scale, dtype=torch.float32),
+        torch.as_tensor(rollout.engagement),
+    )
+
+
+@dataclass
+class PolicyOutput:
+    """Per row: policy ``logits`` (scores over the temperature), the heads of ``RecommenderOutput``, ``value``."""
+
+    FIELDS = ("scores", "ctr_logits", "ratings", "choice_logits", "value")
+    scores: torch.Tensor
+    ctr_logits: torch.Tensor
+    ratings: torch.Tensor
+    choice_logits: torch.Tensor
+    value: torch.Tensor
+    logits: torch.Tensor | None = None
+
+
+def slate_log_prob(logits: torch.Tensor, slate: torch.Tensor) -> torch.Tensor:
+    """Plackett-Luce log-probability of drawing the ``(N, K)`` slates in order, without replacement."""
+    chosen = logits.gather(1, slate)
+    taken = torch.zeros_like(logits, dtype=torch.bool)
+    total = torch.zeros(len(logits))
+    for k in range(slate.shape[1]):
+        total = total + chosen[:, k] - torch.logsumexp(logits.masked_fill(taken, -torch.inf), 1)
+        taken = taken.scatter(1, slate[:, k : k + 1], True)
+    return total
+
+
+def discounted_advantages(rollout: Rollout, scale: np.ndarray, gamma: float, lam: float) -> tuple[np.ndarray, ...]:
+    """GAE advantages and value targets of every step, rewards divided by the slot's ``scale``; an episode's
+    end (session end or step cap) is terminal."""
+    reward = rollout.reward / scale[rollout.slot]
+    value = rollout.value.numpy().astype(np.float64)
+    advantage = np.zeros(len(reward))
+    for slot in np.unique(rollout.slot):
+        rows = np.flatnonzero(rollout.slot == slot)
+        running, next_value = 0.0, 0.0
+        for row in rows[::-1]:
+            if rollout.episode_end[row]:
+                running, next_value = 0.0, 0.0
+            delta = reward[row] + gamma * next_value - value[row]
+            running = delta + gamma * lam * running
+            advantage[row], next_value = running, value[row]
+    return advantage, advantage + value
+
+
+class MetaParameters(nn.Module):
+    """The meta-learned values besides the recommender: a log learning rate per adapted parameter and the
+    policy's log temperature."""
+
+    def __init__(self, model: BertRecommender, inner_lr: float) -> None:
+        super().__init__()
+        self.log_lr = nn.ParameterDict(
+            {
+                name.replace(".", "/"): nn.Parameter(torch.full_like(p, math.log(inner_lr)))
+                for name, p in model.named_parameters()
+                if name.startswith(ADAPTED)
+            }
+        )
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(0.3)))
+
+    def learning_rates(self) -> dict[str, torch.Tensor]:
+        return {name.replace("/", "."): value.exp() for name, value in self.log_lr.items()}
+
+
+class MetaRLAgent:
+    """See the module docstring.
+
+    Args:
+        model: the recommender (its ``context_length`` is the memory size; 0 disables in-context adaptation).
+        env: an env whose domains the model covers (``MultiDomain-v0`` or a domain env); it gives the
+            observation layout and is where ``adapt`` and ``predict`` act.
+        settings: the inner loop, PPO and loss settings.
+        seed: seed of the sampling in ``predict`` and ``adapt``.
+    """
+
+    def __init__(
+        self,
+        model: BertRecommender,
+        env: gym.Env,
+        settings: AdaptationSettings | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.model = model
+        self.settings = settings or AdaptationSettings()
+        self.meta = MetaParameters(model, self.settings.inner_lr)
+        self.env = env
+        self.action_space = env.action_space
+        self.domains = tuple(domain_envs(env))
+        unwrapped = env.unwrapped
+        self.arrays = ArrayEncoder(model.config, self.domains, unwrapped.feature_names, unwrapped.user_feature_names)
+        self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        self.state = self.new_state()
+
+    # ----------------------------------------------------------------- acting
+    def new_state(self) -> TaskState:
+        return TaskState(TaskMemory(self.model.config.context_length))
+
+    def parameters(self) -> list[nn.Parameter]:
+        return [*self.model.parameters(), *self.meta.parameters()]
+
+    def encode(self, observations: list[dict], domains: list[str], states: list[TaskState]) -> RecommenderBatch:
+        """Model inputs for observations of this agent's env layout, each of its domain and with its task's memory."""
+        stacked = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
+        visible = stacked["domain"].any(1) if "domain" in stacked else np.ones(len(observations), dtype=bool)
+        batch = self.arrays.encode(
+            np.array([self.domains.index(d) for d in domains]),
+            visible,
+            stacked["history_ids"],
+            stacked["history_responses"],
+            stacked["candidate_ids"],
+            stacked["candidate_features"],
+            stacked["user_features"],
+        )
+        batch.context_tokens = torch.as_tensor(np.stack([s.memory.tokens for s in states]))
+        batch.context_responses = torch.as_tensor(np.stack([s.memory.responses for s in states]))
+        return batch
+
+    def outputs(
+        self,
+        batch: RecommenderBatch,
+        encoded: tuple[torch.Tensor, torch.Tensor],
+        params: list[dict[str, torch.Tensor] | None],
+        groups: np.ndarray,
+    ) -> PolicyOutput:
+        """The heads on ``encoded`` (``model.encode(batch)``), row ``i`` with the head parameters ``params[groups[i]]``."""
+        parts, order = [], []
+        for group in np.unique(groups):
+            rows = np.flatnonzero(groups == group)
+            index = torch.as_tensor(rows)
+            mine = (encoded[0][index], encoded[1])
+            parts.append(self.model.heads(_take(batch, index), mine, params[group]))
+            order.append(rows)
+        inverse = torch.as_tensor(np.argsort(np.concatenate(order), kind="stable"))
+        output = PolicyOutput(
+            **{name: torch.cat([getattr(p, name) for p in parts])[inverse] for name in PolicyOutput.FIELDS}
+        )
+        output.logits = output.scores / self.meta.log_temperature.exp()
+        return output
+
+    def choose(self, logits: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        """Slates ``(N, K)``: the top K of the logits, or K draws without replacement (Gumbel top-K)."""
+        k = 1 if isinstance(self.action_space, gym.spaces.Discrete) else len(self.action_space.nvec)
+        if not deterministic:
+            uniform = torch.rand(logits.shape, generator=self.generator).clamp(1e-12, 1.0)
+            logits = logits - torch.log(-torch.log(uniform))
+        return torch.topk(logits, k, dim=1).indices
+
+    def _action(self, slate: torch.Tensor) -> np.ndarray | int:
+        if isinstance(self.action_space, gym.spaces.Discrete):
+            return int(slate[0])
+        return slate.numpy().astype(np.int64)
+
+    @torch.no_grad()
+    def predict(
+        self,
+        observation: dict[str, np.ndarray],
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray | int, None]:
+        """An action of the env's action space for one observation, with the current task state (``adapt``)."""
+        self.model.eval()
+        batch = self.encode([observation], [self.env.unwrapped.config.name], [self.state])
+        output = self.outputs(batch, self.model.encode(batch), [self.state.params], np.zeros(1, dtype=np.int64))
+        return self._action(self.choose(output.logits, deterministic)[0]), None
+
+    @torch.no_grad()
+    def collect(
+        self,
+        envs: list[gym.Env],
+        tasks: list[Task | None],
+        states: list[TaskState],
+        episodes: int,
+        seeds: list[int],
+        deterministic: bool = False,
+        remember: bool = True,
+    ) -> Rollout:
+        """Run ``episodes`` episodes of every ``tasks[i]`` in ``envs[i]`` (episode ``e`` reset with seed
+        ``seeds[i] + e``), one batched forward pass per step over the slots still running, each with its
+        ``states[i]``; with ``remember`` every finished episode goes into its slot's memory."""
+        self.model.eval()
+        slots = len(envs)
+        observations, finished = [], np.zeros(slots, dtype=np.int64)
+        for i, env in enumerate(envs):
+            observations.append(env.reset(seed=seeds[i], options=None if tasks[i] is None else {"task": tasks[i]})[0])
+        steps: list[Rollout] = []
+        while (active := np.flatnonzero(finished < episodes)).size:
+            domains = [envs[i].unwrapped.config.name for i in active]
+            batch = self.encode([observations[i] for i in active], domains, [states[i] for i in active])
+            params = [states[i].params for i in active]
+            groups = np.arange(len(active)) if any(p is not None for p in params) else np.zeros(len(active), int)
+            output = self.outputs(batch, self.model.encode(batch), params, groups)
+            logits, value = output.logits, output.value
+            slate = self.choose(logits, deterministic)
+            rewards, positions, engagements, ends = [], [], [], []
+            for j, i in enumerate(active):
+                observation, reward, terminated, truncated, info = envs[i].step(self._action(slate[j]))
+                rewards.append(reward)
+                positions.append(info["position"])
+                engagements.append(observation["history_responses"][-1])
+                ends.append(terminated or truncated)
+                if terminated or truncated:
+                    if remember:
+                        final = self.encode([observation], [domains[j]], [states[i]])
+                        states[i].memory.add_episode(
+                            final.history_tokens[0].numpy(), final.history_responses[0].numpy()
+                        )
+                    finished[i] += 1
+                    if finished[i] < episodes:
+                        options = None if tasks[i] is None else {"task": tasks[i]}
+                        observation = envs[i].reset(seed=seeds[i] + int(finished[i]), options=options)[0]
+                observations[i] = observation
+            steps.append(
+                Rollout(
+                    batch=batch,
+                    slot=active,
+                    episode=finished[active] - np.array(ends, dtype=np.int64),
+                    slate=slate,
+                    log_prob=slate_log_prob(logits, slate),
+                    value=value,
+                    reward=np.array(rewards, dtype=np.float64),
+                    position=np.array(positions, dtype=np.int64),
+                    engagement=np.array(engagements, dtype=np.float32),
+                    episode_end=np.array(ends, dtype=bool),
+                )
+            )
+        return concat_rollouts(steps)
+
+    # ----------------------------------------------------------------- adaptation
+    @staticmethod
+    def reward_scale(rollout: Rollout, slots: int) -> np.ndarray:
+        """``rms_reward`` of each slot's steps."""
+        return np.array([rms_reward(rollout.reward[rollout.slot == slot]) for slot in range(slots)])
+
+    def adapted_params(
+        self, rollout: Rollout, encoded: tuple[torch.Tensor, torch.Tensor], scale: float, create_graph: bool = False
+    ) -> dict[str, torch.Tensor]:
+        """Meta-SGD: ``inner_steps`` steps of the slate losses of ``rollout`` (one task's steps; ``encoded``
+        from ``model.encode(rollout.batch)``) on the ``ADAPTED`` parameters, each scaled by its learned
+        learning rate. ``create_graph`` keeps the result differentiable for the meta-gradient."""
+        if not create_graph:
+            encoded = (encoded[0].detach(), encoded[1].detach())
+        params = {name: p for name, p in self.model.named_parameters() if name.startswith(ADAPTED)}
+        learning_rates = self.meta.learning_rates()
+        targets = slate_targets(rollout, scale)
+        second_order = self.settings.second_order and create_graph
+        for _ in range(self.settings.inner_steps):
+            loss = sum(slate_losses(self.model.heads(rollout.batch, encoded, params), *targets).values())
+            grads = torch.autograd.grad(loss, list(params.values()), create_graph=second_order)
+            norm = torch.sqrt(sum((g**2).sum() for g in grads))
+            grads = [g * torch.clamp(1.0 / (norm + 1e-6), max=1.0) for g in grads]  # clipped to norm 1: stable steps
+            params = {
+                name: p - learning_rates[name] * (g if second_order else g.detach())
+                for (name, p), g in zip(params.items(), grads, strict=True)
+            }
+        return params
+
+    def adapt_states(self, rollout: Rollout | None, states: list[TaskState], mode: str = "both") -> list[TaskState]:
+        """Task states after ``rollout`` (the tasks' adaptation episodes, already in the states' memories;
+        ``None``: no episodes): ``in_context`` keeps the memory, ``gradient`` adapts the heads with an empty
+        memory, ``both`` does both."""
+        if mode not in MODES:
+            raise ValueError(f"unknown adaptation mode {mode!r}; accepted: {', '.join(MODES)}")
+        if rollout is None:
+            return [TaskState(self.new_state().memory if mode == "gradient" else s.memory) for s in states]
+        scale = self.reward_scale(rollout, len(states))
+        adapted = []
+        for slot, state in enumerate(states):
+            memory = state.memory if mode != "gradient" else TaskMemory(self.model.config.context_length)
+            params = None
+            rows = np.flatnonzero(rollout.slot == slot)
+            if mode != "in_context" and rows.size:
+                mine = rollout.select(rows)
+                self.model.eval()
+                with torch.enable_grad():
+                    params = self.adapted_params(mine, self.model.encode(mine.batch), scale[slot])
+                params = {k: v.detach() for k, v in params.items()}
+            adapted.append(TaskState(memory, params))
+        return adapted
+
+    def adapt(self, episodes: int, task: Task | None = None, mode: str = "both", seed: int = 0) -> Rollout:
+        """Adapt to ``task`` (or the env's current one) from ``episodes`` episodes of sampled slates in the
+        agent's env; ``predict`` then acts with the adapted state. Returns the episodes."""
+        state = self.new_state()
+        rollout = self.collect([self.env], [task], [state], episodes, [seed])
+        self.state = self.adapt_states(rollout, [state], mode)[0]
+        return rollout
+
+    def reset_task(self) -> None:
+        """Forget the adapted task: empty memory, base parameters."""
+        self.state = self.new_state()
+
+    # ----------------------------------------------------------------- meta-training
+    def meta_losses(self, support: Rollout, query: Rollout, slots: int) -> dict[str, torch.Tensor]:
+        """PPO and auxiliary losses of one meta-training batch (see the module docstring): the support phase
+        with the base parameters, the query phase with each task's parameters adapted on its support steps."""
+        scale = self.reward_scale(support, slots)
+        support_encoded = self.model.encode(support.batch)
+        params: list[dict[str, torch.Tensor] | None] = []
+        for slot in range(slots):
+            rows = np.flatnonzero(support.slot == slot)
+            index = torch.as_tensor(rows)
+            mine = (support_encoded[0][index], support_encoded[1])
+            params.append(self.adapted_params(support.select(rows), mine, scale[slot], True) if rows.size else None)
+        query_encoded = self.model.encode(query.batch)
+        phases = {
+            "support": (
+                support,
+                self.outputs(support.batch, support_encoded, [None], np.zeros(len(support.slot), int)),
+            ),
+            "query": (query, self.outputs(query.batch, query_encoded, params, query.slot)),
+        }
+        settings = self.settings
+        losses: dict[str, torch.Tensor] = {}
+        for name, (rollout, output) in phases.items():
+            advantage, target = discounted_advantages(rollout, scale, settings.gamma, settings.gae_lambda)
+            advantage = torch.as_tensor((advantage - advantage.mean()) / (advantage.std() + 1e-8), dtype=torch.float32)
+            ratio = (slate_log_prob(output.logits, rollout.slate) - rollout.log_prob).exp()
+            clipped = ratio.clamp(1 - settings.clip, 1 + settings.clip)
+            losses[f"{name}/policy"] = -torch.min(ratio * advantage, clipped * advantage).mean()
+            losses[f"{name}/value"] = F.mse_loss(output.value, torch.as_tensor(target, dtype=torch.float32))
+            losses[f"{name}/entropy"] = -(output.logits.softmax(1) * output.logits.log_softmax(1)).sum(1).mean()
+            losses[f"{name}/aux"] = sum(slate_losses(output, *slate_targets(rollout, scale)).values())
+        return losses
+
+    def total_loss(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        settings = self.settings
+        return sum(
+            losses[f"{phase}/policy"]
+            + settings.value_coef * losses[f"{phase}/value"]
+            - settings.entropy_coef * losses[f"{phase}/entropy"]
+            + settings.aux_coef * losses[f"{phase}/aux"]
+            for phase in ("support", "query")
+        )
+
+    def meta_step(
+        self,
+        envs: list[gym.Env],
+        tasks: list[Task],
+        support_episodes: int,
+        query_episodes: int,
+        seeds: list[int],
+        optimizer: torch.optim.Optimizer,
+        epochs: int,
+    ) -> dict[str, float]:
+        """One meta-training iteration on ``tasks`` (one per env); returns mean losses and returns."""
+        states = [self.new_state() for _ in tasks]
+        support = self.collect(envs, tasks, states, support_episodes, seeds)
+        adapted = self.adapt_states(support, states, "both")
+        query = self.collect(envs, tasks, adapted, query_episodes, [s + support_episodes for s in seeds])
+        self.model.eval()  # no dropout: PPO's ratio must compare the same function of the parameters
+        records = []
+        for _ in range(epochs):
+            losses = self.meta_losses(support, query, len(tasks))
+            total = self.total_loss(losses)
+            optimizer.zero_grad()
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)
+            optimizer.step()
+            records.append({k: v.item() for k, v in losses.items()} | {"total": total.item()})
+        record = {k: float(np.mean([r[k] for r in records])) for k in records[0]}
+        record["support/return"] = float(np.mean(list(support.returns_per_episode().values())))
+        record["query/return"] = float(np.mean(list(query.returns_per_episode().values())))
+        record["temperature"] = float(self.meta.log_temperature.detach().exp())
+        record["inner_lr"] = float(
+            torch.cat([v.detach().flatten() for v in self.meta.learning_rates().values()]).mean()
+        )
+        return record
+
+    # ----------------------------------------------------------------- persistence
+    def write(self, folder: Path) -> None:
+        """The recommender (``write_model``), the meta-parameters in safetensors and the settings in JSON."""
+        write_model(self.model, folder)
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().contiguous() for k, v in self.meta.state_dict().items()}, folder / META_WEIGHTS)
+        (folder / AGENT_FILE).write_text(json.dumps(asdict(self.settings), indent=2))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``path/`` atomically (see ``write``); an interrupted save leaves the old one."""
+        with atomic_directory(path) as staging:
+            self.write(staging)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: gym.Env, seed: int | None = None) -> MetaRLAgent:
+        """Load a saved agent for ``env``; JSON and safetensors only, nothing is executed.
+
+        Raises:
+            ValueError: a missing, corrupted or foreign file, naming it.
+        """
+        path = Path(path)
+        model = read_model(path)
+        for name in (AGENT_FILE, META_WEIGHTS):
+            if not (path / name).is_file():
+                raise ValueError(f"{path} is not a saved MetaRLAgent: missing {name}")
+        try:
+            settings = AdaptationSettings(**json.loads((path / AGENT_FILE).read_text()))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise ValueError(f"{path / AGENT_FILE} is not a MetaRLAgent settings file: {error}") from None
+        agent = cls(model, env, settings, seed)
+        try:
+            agent.meta.load_state_dict(read_safetensors(path / META_WEIGHTS), strict=True)
+        except RuntimeError as error:
+            raise ValueError(f"{path / META_WEIGHTS} does not fit the saved model: {error}") from None
+        return agent

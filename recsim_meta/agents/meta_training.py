@@ -1,0 +1,236 @@
+"""Meta-training from a YAML config: logs, pretraining, then meta-RL iterations with checkpoints and resume.
+
+``meta_train(config, out)`` writes under ``out/``:
+
+- ``config.yaml``: the config it ran;
+- ``pretrained/``: the recommender pretrained on logs of the training tasks (the "no meta-learning" baseline);
+- ``checkpoint/``: the agent, the optimizer state and ``training.json`` (iterations done), written
+  atomically every ``checkpoint_every`` iterations and at the end;
+- ``tensorboard/``: pretraining losses and, per iteration, the meta-training losses and returns.
+
+Every iteration draws its tasks, episode seeds and torch randomness from ``(seed, iteration)`` alone, so a
+run resumed from a checkpoint continues exactly as the uninterrupted run would have: ``--resume`` loses at
+most the iterations since the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from recsim_meta.agents.bert_recommender import BertRecommender
+from recsim_meta.agents.encoding import config_for_env, item_features_for_env, kg_edges_for_env
+from recsim_meta.agents.logged_data import collect_logs
+from recsim_meta.agents.meta_rl import AdaptationSettings, MetaRLAgent
+from recsim_meta.agents.pretraining import pretrain
+from recsim_meta.agents.recommender_policy import atomic_directory, read_model, write_model
+
+MULTI_DOMAIN = "recsim_meta/MultiDomain-v0"
+TRAINING_FILE = "training.json"
+OPTIMIZER_FILE = "optimizer.pt"
+MODEL_SIZES = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "context_length")
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """Everything a meta-training run and its meta-test need (the YAML keys).
+
+    Tasks: ``held_out_domain`` (leave-one-domain-out regime), ``num_cohorts`` per domain, ``task_seed``.
+    Model: ``hidden_size``, ``num_layers``, ``num_heads``, ``intermediate_size``, ``context_length`` (memory).
+    Pretraining: ``log_episodes`` of an epsilon-greedy oracle on the training tasks, ``pretrain_steps``.
+    Meta-training: ``iterations`` of ``tasks_per_iteration`` tasks, each with ``support_episodes`` then
+    ``query_episodes``; ``ppo_epochs`` passes of Adam at ``learning_rate`` (``meta_learning_rate`` for the
+    learned inner learning rates and the policy temperature); ``adaptation`` (the
+    ``AdaptationSettings`` fields); a checkpoint every ``checkpoint_every`` iterations.
+    Meta-test: ``adaptation_episodes`` (the curve's points), ``eval_episodes`` per task and point,
+    ``test_domain_tasks`` cohorts of the held-out domain, ``finetune_steps`` of Adam at ``finetune_lr``
+    for the fine-tuned baseline.
+    """
+
+    held_out_domain: str | None = "video"
+    num_cohorts: int = 10
+    task_seed: int = 0
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 128
+    context_length: int = 20
+    log_episodes: int = 300
+    pretrain_steps: int = 800
+    iterations: int = 100
+    tasks_per_iteration: int = 6
+    support_episodes: int = 2
+    query_episodes: int = 2
+    ppo_epochs: int = 3
+    learning_rate: float = 3e-4
+    meta_learning_rate: float = 1e-2
+    checkpoint_every: int = 10
+    adaptation: dict[str, Any] = dataclasses.field(default_factory=dict)
+    adaptation_episodes: tuple[int, ...] = (0, 1, 2, 5, 10)
+    eval_episodes: int = 8
+    test_domain_tasks: int = 4
+    finetune_steps: int = 20
+    finetune_lr: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "adaptation_episodes", tuple(self.adaptation_episodes))
+        for name in ("num_cohorts", "iterations", "tasks_per_iteration", "support_episodes", "query_episodes"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("log_episodes", "pretrain_steps", "ppo_epochs", "checkpoint_every", "eval_episodes"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not self.adaptation_episodes or min(self.adaptation_episodes) < 0:
+            raise ValueError(f"adaptation_episodes must be integers >= 0, got {self.adaptation_episodes}")
+        self.settings  # noqa: B018 (validates the adaptation keys)
+
+    @property
+    def settings(self) -> AdaptationSettings:
+        accepted = [f.name for f in dataclasses.fields(AdaptationSettings)]
+        unknown = sorted(set(self.adaptation) - set(accepted))
+        if unknown:
+            raise ValueError(f"unknown adaptation key(s) {unknown}; accepted: {', '.join(accepted)}")
+        return AdaptationSettings(**self.adaptation)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> MetaConfig:
+        """Read a config; unknown keys raise ``ValueError`` listing the accepted ones."""
+        try:
+            values = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ValueError(f"cannot read the config {path}: {error}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a mapping of config keys, got {type(values).__name__}")
+        values.update(overrides)
+        accepted = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(accepted))
+        if unknown:
+            raise ValueError(f"{path}: unknown key(s) {unknown}; accepted: {', '.join(accepted)}")
+        return cls(**values)
+
+    def to_yaml(self) -> str:
+        values = dataclasses.asdict(self)
+        values["adaptation_episodes"] = list(self.adaptation_episodes)
+        return yaml.safe_dump(values, sort_keys=False)
+
+    def make_env(self, split: str = "train") -> gym.Env:
+        return gym.make(
+            MULTI_DOMAIN,
+            split=split,
+            held_out_domain=self.held_out_domain,
+            num_cohorts=self.num_cohorts,
+            task_seed=self.task_seed,
+        )
+
+
+def pretrained_model(config: MetaConfig, env: gym.Env, out: Path | None, progress: bool) -> BertRecommender:
+    """The recommender pretrained on logs of the training tasks (read from ``out/pretrained`` when there)."""
+    if out is not None and (out / "pretrained").is_dir():
+        return read_model(out / "pretrained")
+    torch.manual_seed(config.seed)
+    model_config = config_for_env(env, **{k: getattr(config, k) for k in MODEL_SIZES})
+    model = BertRecommender(model_config, kg_edges_for_env(env, model_config), item_features_for_env(env, model_config))
+    log = collect_logs(env, config.log_episodes, seed=config.seed, progress=progress)
+    log_dir = None if out is None else out / "tensorboard" / "pretraining"
+    pretrain(model, log, config.pretrain_steps, seed=config.seed, log_dir=log_dir, progress=progress)
+    if out is not None:
+        with atomic_directory(out / "pretrained") as staging:
+            write_model(model, staging)
+    return model
+
+
+def save_checkpoint(agent: MetaRLAgent, optimizer: torch.optim.Optimizer, iteration: int, path: Path) -> None:
+    """The agent, the optimizer state (``torch.save``, read back with ``weights_only``) and the iteration, atomically."""
+    with atomic_directory(path) as staging:
+        agent.write(staging)
+        torch.save(optimizer.state_dict(), staging / OPTIMIZER_FILE)
+        (staging / TRAINING_FILE).write_text(json.dumps({"iterations_done": iteration}))
+
+
+def make_optimizer(agent: MetaRLAgent, config: MetaConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(
+        [
+            {"params": agent.model.parameters(), "lr": config.learning_rate},
+            {"params": agent.meta.parameters(), "lr": config.meta_learning_rate},
+        ]
+    )
+
+
+def load_checkpoint(path: Path, env: gym.Env, config: MetaConfig) -> tuple[MetaRLAgent, torch.optim.Optimizer, int]:
+    agent = MetaRLAgent.load(path, env)
+    optimizer = make_optimizer(agent, config)
+    try:
+        optimizer.load_state_dict(torch.load(path / OPTIMIZER_FILE, weights_only=True))
+        done = int(json.loads((path / TRAINING_FILE).read_text())["iterations_done"])
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise ValueError(f"{path} is not a complete meta-training checkpoint: {error}") from None
+    return agent, optimizer, done
+
+
+def meta_train(config: MetaConfig, out: str | Path, resume: bool = False, progress: bool = True) -> MetaRLAgent:
+    """Run (or with ``resume`` continue) the meta-training of the module docstring; returns the agent.
+
+    Raises:
+        ValueError: ``out`` already holds a run and ``resume`` is off (nothing is overwritten), or
+            ``resume`` with a checkpoint of another config.
+    """
+    out = Path(out)
+    config_file = out / "config.yaml"
+    if config_file.exists():
+        if not resume:
+            raise ValueError(f"{out} already holds a run; pass resume=True (--resume) or choose another folder")
+        if MetaConfig.from_yaml(config_file) != config:
+            raise ValueError(f"{config_file} differs from the given config: resume with the same config")
+    out.mkdir(parents=True, exist_ok=True)
+    for staging in out.glob(".*-*"):  # half-written checkpoints of a killed run; the last complete one stays
+        shutil.rmtree(staging, ignore_errors=True)
+    config_file.write_text(config.to_yaml())
+    env = config.make_env()
+    checkpoint = out / "checkpoint"
+    if checkpoint.is_dir():
+        agent, optimizer, done = load_checkpoint(checkpoint, env, config)
+    else:
+        agent = MetaRLAgent(pretrained_model(config, env, out, progress), env, config.settings, config.seed)
+        optimizer = make_optimizer(agent, config)
+        done = 0
+    envs = [config.make_env() for _ in range(config.tasks_per_iteration)]
+    tasks = env.unwrapped.tasks
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(out / "tensorboard" / "meta"))
+    bar = tqdm(
+        range(done, config.iterations),
+        desc="meta-training",
+        initial=done,
+        total=config.iterations,
+        disable=not progress,
+    )
+    try:
+        for iteration in bar:
+            rng = np.random.default_rng([config.seed, iteration])
+            torch.manual_seed(int(rng.integers(2**31)))
+            agent.generator.manual_seed(int(rng.integers(2**31)))
+            chosen = [tasks[i] for i in rng.choice(len(tasks), config.tasks_per_iteration)]
+            seeds = [int(s) for s in rng.integers(2**31 - 1000, size=len(chosen))]
+            record = agent.meta_step(
+                envs, chosen, config.support_episodes, config.query_episodes, seeds, optimizer, config.ppo_epochs
+            )
+            for name, value in record.items():
+                writer.add_scalar(name, value, iteration)
+            bar.set_postfix(query_return=f"{record['query/return']:.1f}", refresh=False)
+            if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == config.iterations:
+                save_checkpoint(agent, optimizer, iteration + 1, checkpoint)
+    finally:
+        writer.close()
+    return agent

@@ -1,0 +1,221 @@
+"""Meta-test: adaptation curves on held-out tasks, for each adaptation mode and the fine-tuned baseline.
+
+For every held-out task (held-out cohorts of the seen domains; cohorts of the left-out domain), the meta-RL
+agent plays ``max(points)`` adaptation episodes of the task with sampled slates, its memory filling as it
+goes. After the first ``k`` of them (``k`` in ``points``) it is adapted in each mode (``in_context``: the
+memory; ``gradient``: Meta-SGD steps on those episodes; ``both``) and plays ``eval_episodes`` greedy
+episodes. The baseline, the same recommender pretrained on the pooled training tasks without
+meta-learning, is fine-tuned (Adam on all parameters, the supervised slate losses) on the very same
+``k`` episodes and evaluated on the same users (paired seeds), as are the random policy and the myopic
+oracle, which give the oracle-normalised score ``(R - R_random) / (R_oracle - R_random)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from recsim_meta.agents.baselines import BASELINES
+from recsim_meta.agents.bert_recommender import BertRecommender
+from recsim_meta.agents.meta_rl import (
+    MODES,
+    MetaRLAgent,
+    Rollout,
+    TaskMemory,
+    TaskState,
+    concat_rollouts,
+    rms_reward,
+    slate_targets,
+)
+from recsim_meta.agents.meta_training import MetaConfig
+from recsim_meta.agents.pretraining import slate_losses
+from recsim_meta.evaluation.rollout import mean_ci, run_episodes
+
+FINETUNED = "finetuned"
+COLUMNS = ("seed", "regime", "task", "method", "episodes", "return", "random", "oracle", "score")
+
+
+def finetune(model: BertRecommender, rollout: Rollout, steps: int, learning_rate: float) -> BertRecommender:
+    """A copy of ``model`` trained for ``steps`` full-batch Adam steps of the slate losses on ``rollout``
+    (one task's steps, seen with an empty memory, as the model acts)."""
+    model = copy.deepcopy(model)
+    batch = dataclasses.replace(rollout.batch, context_tokens=None, context_responses=None)
+    targets = slate_targets(rollout, rms_reward(rollout.reward))
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    model.eval()
+    for _ in range(steps):
+        loss = sum(slate_losses(model(batch), *targets).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+def meta_test(
+    agent: MetaRLAgent, baseline: BertRecommender, config: MetaConfig, seed: int = 0, progress: bool = True
+) -> list[dict]:
+    """Rows of ``COLUMNS``: one per task, method (``MODES`` and ``finetuned``) and number of adaptation episodes."""
+    splits = config.make_env().unwrapped.splits
+    regimes = {
+        "held_out_cohorts": splits.test_cohorts,
+        "held_out_domain": splits.test_domain[: config.test_domain_tasks],
+    }
+    tasks = [(regime, task) for regime, group in regimes.items() for task in group]
+    envs = [config.make_env() for _ in tasks]
+    slots = range(len(tasks))
+    eval_seeds = [1_000_000 + 100_000 * seed + 1000 * i for i in slots]
+    adapt_seeds = [2_000_000 + 100_000 * seed + 1000 * i for i in slots]
+    points = sorted(set(config.adaptation_episodes))
+    agent.generator.manual_seed(seed)
+    base = MetaRLAgent(baseline, agent.env, agent.settings)
+    fresh = [TaskState(TaskMemory(agent.model.config.context_length)) for _ in slots]
+
+    def evaluate(actor: MetaRLAgent, states: list[TaskState], which: list[int]) -> np.ndarray:
+        rollout = actor.collect(
+            [envs[i] for i in which],
+            [tasks[i][1] for i in which],
+            states,
+            config.eval_episodes,
+            [eval_seeds[i] for i in which],
+            deterministic=True,
+            remember=False,
+        )
+        totals = rollout.returns_per_episode()
+        return np.array([np.mean([totals[(j, e)] for e in range(config.eval_episodes)]) for j in range(len(which))])
+
+    references = {}
+    for name in ("random", "oracle"):
+        references[name] = [
+            run_episodes(
+                envs[i], BASELINES[name](envs[i], seed), config.eval_episodes, eval_seeds[i], options
+            ).returns.mean()
+            for i, options in enumerate({"task": task} for _, task in tasks)
+        ]
+
+    # adaptation episodes, one at a time so that the memory after k episodes can be kept
+    states = [TaskState(TaskMemory(agent.model.config.context_length)) for _ in slots]
+    episodes: list[Rollout] = []
+    memories = {0: [s.memory for s in fresh]}
+    for e in range(max(points)):
+        episodes.append(
+            agent.collect(envs, [t for _, t in tasks], states, 1, [s + e for s in adapt_seeds], remember=True)
+        )
+        memories[e + 1] = [copy.deepcopy(s.memory) for s in states]
+
+    returns: dict[tuple[str, int], np.ndarray] = {}
+    bar = tqdm(total=len(points) * (len(MODES) + 1), desc="meta-test", disable=not progress)
+    for k in points:
+        adaptation = concat_rollouts(episodes[:k]) if k else None
+        for mode in MODES:
+            if adaptation is None:
+                adapted = fresh
+            else:
+                adapted = agent.adapt_states(adaptation, [TaskState(m) for m in memories[k]], mode)
+            returns[(mode, k)] = evaluate(agent, adapted, list(slots))
+            bar.update()
+        if adaptation is None:
+            returns[(FINETUNED, k)] = evaluate(base, fresh, list(slots))
+        else:
+            values = []
+            for i in slots:
+                mine = adaptation.select(np.flatnonzero(adaptation.slot == i))
+                tuned = MetaRLAgent(finetune(baseline, mine, config.finetune_steps, config.finetune_lr), agent.env)
+                values.append(evaluate(tuned, [TaskState(TaskMemory(0))], [i])[0])
+            returns[(FINETUNED, k)] = np.array(values)
+        bar.update()
+    bar.close()
+
+    rows = []
+    for (method, k), values in returns.items():
+        for i, (regime, task) in enumerate(tasks):
+            low, high = references["random"][i], references["oracle"][i]
+            rows.append(
+                {
+                    "seed": seed,
+                    "regime": regime,
+                    "task": f"{task.domain}/{task.cohort}",
+                    "method": method,
+                    "episodes": k,
+                    "return": float(values[i]),
+                    "random": float(low),
+                    "oracle": float(high),
+                    "score": float((values[i] - low) / (high - low)) if high != low else float("nan"),
+                }
+            )
+    return rows
+
+
+def write_rows(rows: list[dict], path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def curve_table(rows: list[dict], value: str = "score") -> str:
+    """Markdown: per regime and method, the mean ``value`` [95 % CI over task x seed pairs] at each point."""
+    points = sorted({r["episodes"] for r in rows})
+    lines = [
+        "| regime | method | " + " | ".join(f"{k} episodes" for k in points) + " |",
+        "|---|---|" + "---:|" * len(points),
+    ]
+    for regime in dict.fromkeys(r["regime"] for r in rows):
+        for method in dict.fromkeys(r["method"] for r in rows):
+            cells = []
+            for k in points:
+                values = [r[value] for r in rows if (r["regime"], r["method"], r["episodes"]) == (regime, method, k)]
+                mean, low, high = mean_ci(np.array(values))
+                cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]")
+            lines.append(f"| {regime} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Rows ``write_rows`` wrote, with numbers as numbers."""
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        for name in ("seed", "episodes"):
+            row[name] = int(row[name])
+        for name in ("return", "random", "oracle", "score"):
+            row[name] = float(row[name])
+    return rows
+
+
+def plot_curves(rows: list[dict], path: str | Path, value: str = "score") -> None:
+    """A PNG with one panel per regime: mean ``value`` against adaptation episodes per method, 95 % CI bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    regimes = list(dict.fromkeys(r["regime"] for r in rows))
+    figure, axes = plt.subplots(1, len(regimes), figsize=(5 * len(regimes), 3.8), squeeze=False)
+    for axis, regime in zip(axes[0], regimes, strict=True):
+        for method in dict.fromkeys(r["method"] for r in rows):
+            points = sorted({r["episodes"] for r in rows if r["regime"] == regime and r["method"] == method})
+            stats = [
+                mean_ci(
+                    np.array(
+                        [r[value] for r in rows if (r["regime"], r["method"], r["episodes"]) == (regime, method, k)]
+                    )
+                )
+                for k in points
+            ]
+            line = axis.plot(points, [s[0] for s in stats], marker="o", label=method)[0]
+            axis.fill_between(points, [s[1] for s in stats], [s[2] for s in stats], alpha=0.15, color=line.get_color())
+        axis.set(title=regime.replace("_", " "), xlabel="adaptation episodes", ylabel=value.replace("_", " "))
+        axis.grid(alpha=0.3)
+    axes[0][0].legend()
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

@@ -1,0 +1,233 @@
+"""The meta-RL agent: slate probabilities, memory, adaptation, meta-training, checkpoints, resume, meta-test, CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recsim_meta.agents.bert_recommender import PAD
+from recsim_meta.agents.meta_rl import MetaRLAgent, TaskMemory, slate_log_prob
+from recsim_meta.agents.meta_training import MetaConfig, meta_train
+from recsim_meta.agents.recommender_policy import RecommenderPolicy, read_model
+from recsim_meta.cli import main as cli
+from recsim_meta.evaluation.adaptation import COLUMNS, FINETUNED, meta_test
+from recsim_meta.sim.tasks import sample_tasks
+
+TINY = {
+    "hidden_size": 16,
+    "num_layers": 1,
+    "num_heads": 2,
+    "intermediate_size": 32,
+    "context_length": 10,
+    "log_episodes": 12,
+    "pretrain_steps": 5,
+    "iterations": 3,
+    "tasks_per_iteration": 2,
+    "support_episodes": 1,
+    "query_episodes": 1,
+    "ppo_epochs": 2,
+    "checkpoint_every": 1,
+    "adaptation_episodes": [0, 1, 2],
+    "eval_episodes": 2,
+    "test_domain_tasks": 1,
+    "finetune_steps": 2,
+}
+
+
+def write_config(path: Path, **changes) -> Path:
+    path.write_text(MetaConfig(**{**TINY, **changes}).to_yaml())
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("meta") / "run"
+    meta_train(MetaConfig(**TINY), out, progress=False)
+    return out
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return read_model(path).state_dict()
+
+
+@settings(max_examples=20, deadline=None)
+@given(m=st.integers(2, 5), k=st.integers(1, 3), seed=st.integers(0, 1000))
+def test_slate_log_prob_is_a_distribution_over_ordered_slates(m, k, seed):
+    k = min(k, m)
+    logits = torch.randn(1, m, generator=torch.Generator().manual_seed(seed))
+    slates = torch.tensor(list(itertools.permutations(range(m), k)))
+    log_probs = slate_log_prob(logits.expand(len(slates), m), slates)
+    assert torch.isclose(log_probs.exp().sum(), torch.tensor(1.0), atol=1e-5)
+    first = slate_log_prob(logits, slates[:1, :1])  # one draw: the softmax
+    assert torch.isclose(first, logits.log_softmax(1)[0, slates[0, 0]])
+
+
+def test_task_memory_keeps_the_newest_interactions_and_skips_padding():
+    memory = TaskMemory(4)
+    memory.add_episode(np.array([PAD, 7, 8]), np.ones((3, 3), dtype=np.float32))
+    memory.add_episode(np.array([9, 10, 11]), 2 * np.ones((3, 3), dtype=np.float32))
+    assert memory.tokens.tolist() == [8, 9, 10, 11]
+    assert memory.responses[:, 0].tolist() == [1, 2, 2, 2]
+    empty = TaskMemory(0)
+    empty.add_episode(np.array([5]), np.ones((1, 3), dtype=np.float32))
+    assert empty.tokens.size == 0
+
+
+def test_meta_step_trains_the_model_and_the_learning_rates(run):
+    config = MetaConfig(**TINY)
+    env = config.make_env()
+    for second_order in (False, True):
+        agent = MetaRLAgent(read_model(run / "pretrained"), env, config.settings.__class__(second_order=second_order))
+        before = {k: v.clone() for k, v in agent.meta.state_dict().items()}
+        model_before = {k: v.clone() for k, v in agent.model.state_dict().items()}
+        optimizer = torch.optim.Adam(agent.parameters(), lr=1e-2)
+        envs = [config.make_env() for _ in range(2)]
+        record = agent.meta_step(envs, list(env.unwrapped.tasks[:2]), 1, 1, [0, 100], optimizer, epochs=1)
+        assert np.isfinite(list(record.values())).all()
+        assert any(not torch.equal(v, before[k]) for k, v in agent.meta.state_dict().items() if "log_lr" in k)
+        assert not torch.equal(
+            agent.model.state_dict()["bert.encoder.layer.0.output.dense.weight"],
+            model_before["bert.encoder.layer.0.output.dense.weight"],
+        )
+
+
+def test_adapt_fills_the_memory_and_adapts_the_heads(run):
+    config = MetaConfig(**TINY)
+    env = config.make_env()
+    agent = MetaRLAgent.load(run / "checkpoint", env)
+    task = env.unwrapped.splits.test_cohorts[0]
+    observation, _ = env.reset(seed=5, options={"task": task})
+    base_action, _ = agent.predict(observation)
+    assert env.action_space.contains(base_action)
+    agent.adapt(2, task, mode="in_context", seed=1)
+    assert (agent.state.memory.tokens != PAD).any() and agent.state.params is None
+    agent.adapt(2, task, mode="gradient", seed=1)
+    assert (agent.state.memory.tokens == PAD).all() and agent.state.params is not None
+    changed = [
+        not torch.equal(agent.state.params[k], v) for k, v in agent.model.named_parameters() if k in agent.state.params
+    ]
+    assert any(changed)
+    assert env.action_space.contains(agent.predict(observation)[0])
+    with pytest.raises(ValueError, match="in_context, gradient, both"):
+        agent.adapt(1, task, mode="everything")
+    agent.reset_task()
+    assert agent.predict(observation)[0].tolist() == base_action.tolist()
+
+
+def test_save_load_round_trip_gives_identical_actions(run, tmp_path):
+    config = MetaConfig(**TINY)
+    env = config.make_env()
+    agent = MetaRLAgent.load(run / "checkpoint", env)
+    agent.save(tmp_path / "agent")
+    loaded = MetaRLAgent.load(tmp_path / "agent", env)
+    for seed in range(3):
+        observation, _ = env.reset(seed=seed)
+        assert agent.predict(observation)[0].tolist() == loaded.predict(observation)[0].tolist()
+    (tmp_path / "agent" / "meta.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ValueError, match="meta.safetensors"):
+        MetaRLAgent.load(tmp_path / "agent", env)
+    RecommenderPolicy(read_model(run / "pretrained"), env).save(tmp_path / "policy")
+    with pytest.raises(ValueError, match="not a saved MetaRLAgent"):
+        MetaRLAgent.load(tmp_path / "policy", env)
+
+
+def test_meta_config_names_bad_keys_and_values(tmp_path):
+    (tmp_path / "bad.yaml").write_text("iterations: 3\nbatch: 4\n")
+    with pytest.raises(ValueError, match="unknown key.*batch.*accepted:.*iterations"):
+        MetaConfig.from_yaml(tmp_path / "bad.yaml")
+    with pytest.raises(ValueError, match="unknown adaptation key.*lr.*accepted:.*inner_lr"):
+        MetaConfig(adaptation={"lr": 0.1})
+    with pytest.raises(ValueError, match="iterations must be a positive integer"):
+        MetaConfig(iterations=0)
+    with pytest.raises(ValueError, match="gamma must be in"):
+        MetaConfig(adaptation={"gamma": 2.0})
+    assert MetaConfig.from_yaml("experiments/meta_quick.yaml").iterations > 0
+
+
+def test_a_finished_run_is_not_overwritten_without_resume(run):
+    before = (run / "checkpoint" / "training.json").read_text()
+    with pytest.raises(ValueError, match="already holds a run"):
+        meta_train(MetaConfig(**TINY), run, progress=False)
+    with pytest.raises(ValueError, match="differs from the given config"):
+        meta_train(MetaConfig(**{**TINY, "iterations": 5}), run, resume=True, progress=False)
+    assert (run / "checkpoint" / "training.json").read_text() == before
+
+
+def test_resume_after_an_interruption_matches_the_uninterrupted_run(run, tmp_path, monkeypatch):
+    out = tmp_path / "interrupted"
+    calls = {"n": 0}
+    real_step = MetaRLAgent.meta_step
+
+    def interrupted_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # Ctrl-C during the third iteration
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(MetaRLAgent, "meta_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        meta_train(MetaConfig(**TINY), out, progress=False)
+    assert json.loads((out / "checkpoint" / "training.json").read_text()) == {"iterations_done": 2}
+    monkeypatch.setattr(MetaRLAgent, "meta_step", real_step)
+    meta_train(MetaConfig(**TINY), out, resume=True, progress=False)
+    resumed, uninterrupted = weights(out / "checkpoint"), weights(run / "checkpoint")
+    assert all(torch.allclose(resumed[k], uninterrupted[k], atol=1e-6) for k in uninterrupted)
+
+
+def test_resume_after_a_kill_continues_from_the_last_checkpoint(tmp_path):
+    config = write_config(tmp_path / "tiny.yaml", iterations=8, tasks_per_iteration=3)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "recsim_meta.cli", "meta-train", "--config", str(config), "--out", str(out)]
+    process = subprocess.Popen([*command, "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out / "checkpoint" / "training.json"
+    deadline = time.time() + 120
+    while not state.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = json.loads(state.read_text())["iterations_done"]
+    assert killed_at < 8, "the run finished before it could be killed"
+    pretrained = weights(out / "pretrained")
+    cli(["meta-train", "--config", str(config), "--out", str(out), "--resume", "--threads", "1"])
+    assert json.loads(state.read_text())["iterations_done"] == 8
+    assert all(torch.equal(v, weights(out / "pretrained")[k]) for k, v in pretrained.items())  # not redone
+
+
+def test_meta_test_writes_curves_for_every_method_and_point(run):
+    config = MetaConfig(**{**TINY, "adaptation_episodes": [0, 1], "eval_episodes": 1})
+    agent = MetaRLAgent.load(run / "checkpoint", config.make_env())
+    baseline = read_model(run / "pretrained")
+    reference = {k: v.clone() for k, v in baseline.state_dict().items()}
+    rows = meta_test(agent, baseline, config, seed=0, progress=False)
+    assert all(set(r) == set(COLUMNS) for r in rows)
+    tasks = len(config.make_env().unwrapped.splits.test_cohorts) + config.test_domain_tasks
+    assert len(rows) == tasks * 2 * 4  # tasks x points x (three modes + fine-tuned)
+    assert {r["method"] for r in rows} == {"in_context", "gradient", "both", FINETUNED}
+    assert {r["regime"] for r in rows} == {"held_out_cohorts", "held_out_domain"}
+    assert all(np.isfinite(r["score"]) for r in rows)
+    assert np.mean([r["oracle"] for r in rows]) > np.mean([r["random"] for r in rows])
+    zero = {r["method"]: r["return"] for r in rows if r["episodes"] == 0 and r["task"] == rows[0]["task"]}
+    assert zero["in_context"] == zero["gradient"] == zero["both"]  # nothing to adapt on yet
+    assert all(torch.equal(v, reference[k]) for k, v in baseline.state_dict().items())  # fine-tuning copies
+
+
+def test_cli_adapt_reports_before_and_after(run, capsys):
+    task = f"video/{sample_tasks('video', 10, 0)[3].cohort}"
+    cli(["adapt", "--checkpoint", str(run / "checkpoint"), "--task", task, "--episodes", "1", "--eval-episodes", "2"])
+    out = capsys.readouterr().out
+    assert "before: mean return" in out and "after: mean return" in out
+    with pytest.raises(SystemExit):
+        cli(["adapt", "--checkpoint", str(run / "checkpoint"), "--task", "cinema/1"])
+    assert "DOMAIN one of" in capsys.readouterr().err
