@@ -1,0 +1,79 @@
+"""``results.csv`` written one finished run at a time, so a crash loses no finished run and a rerun skips them."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+
+class ResultsFile:
+    """A CSV of runs, appended and synced row by row.
+
+    Args:
+        path: the file (created with a header on the first row).
+        columns: its columns, in order; a file with another header is refused.
+        key: the columns that name a run (e.g. method, task, seed, budget).
+
+    A row cut short by a crash (no final newline) is dropped when the file is opened.
+    """
+
+    def __init__(self, path: str | os.PathLike, columns: tuple[str, ...], key: tuple[str, ...]) -> None:
+        missing = sorted(set(key) - set(columns))
+        if missing:
+            raise ValueError(f"key column(s) {missing} are not among the columns {columns}")
+        self.path, self.columns, self.key = Path(path), tuple(columns), tuple(key)
+        if self.path.exists():
+            text = self.path.read_text()
+            if text and not text.endswith("\n"):  # the last row was being written when the run stopped
+                text = text[: text.rfind("\n") + 1]
+                self.path.write_text(text)
+            header = text.split("\n", 1)[0].split(",") if text else []
+            if header and tuple(header) != self.columns:
+                raise ValueError(f"{self.path} has the columns {header}, expected {list(self.columns)}")
+
+    def rows(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="") as file:
+            return list(csv.DictReader(file))
+
+    def finished(self) -> set[tuple[str, ...]]:
+        """Keys of the runs in the file, as strings."""
+        return {tuple(row[k] for k in self.key) for row in self.rows()}
+
+    def key_of(self, values: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(str(values[k]) for k in self.key)
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Write ``row`` (all columns, nothing else) and sync it to disk."""
+        if set(row) != set(self.columns):
+            raise ValueError(f"a row needs exactly the columns {list(self.columns)}, got {sorted(row)}")
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.columns)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+            file.flush()
+            os.fsync(file.fileno())
+
+
+def run_all(
+    jobs: Iterable[dict[str, Any]], run: Callable[[dict[str, Any]], dict[str, Any]], results: ResultsFile
+) -> int:
+    """Run every job whose key is not in ``results`` yet and append its row as it finishes; returns how many ran.
+
+    A job is a dict with at least the key columns; ``run(job)`` returns the row's other columns.
+    """
+    done = results.finished()
+    ran = 0
+    for job in jobs:
+        if results.key_of(job) in done:
+            continue
+        results.append({**{k: job[k] for k in results.key}, **run(job)})
+        ran += 1
+    return ran
