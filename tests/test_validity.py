@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import recsim_meta
 from recsim_meta.agents import BASELINES, RandomPolicy
 from recsim_meta.evaluation import EpisodeStats, evaluation_tasks, mean_ci, run_on_tasks
 from recsim_meta.sim.social import SocialSpec
@@ -18,6 +19,14 @@ from recsim_meta.sim.social import SocialSpec
 COHORTS = 4
 EPISODES = {"recsim_meta/VideoInterestEvolution-v0": 80}  # 300-step sessions; CIs are tight already
 DEFAULT_EPISODES = 200
+# MultiDomain-v0 mixes the domain envs checked here and VideoInterestEvolution-v0 is a long-session
+# preset of Video-v0: they run with `-m expensive` only, which keeps the default suite short.
+SLOW = ("recsim_meta/MultiDomain-v0", "recsim_meta/VideoInterestEvolution-v0")
+
+
+@pytest.fixture(params=[pytest.param(i, marks=pytest.mark.expensive) if i in SLOW else i for i in recsim_meta.ENV_IDS])
+def env_id(request) -> str:
+    return request.param
 
 
 def make_policy(name: str):
