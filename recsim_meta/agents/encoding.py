@@ -145,15 +145,17 @@ class ObservationEncoder:
         self.domains = tuple(domain_envs(env))
         self.arrays = ArrayEncoder(config, self.domains, self.env.feature_names, self.env.user_feature_names)
 
-    def encode(self, observation: dict[str, np.ndarray], domain: str | None = None) -> RecommenderBatch:
-        """Model inputs for ``observation`` (of the env's current domain unless ``domain`` is given)."""
+    def encode(self, observation: dict[str, np.ndarray], domain: str | list[str] | None = None) -> RecommenderBatch:
+        """Model inputs for ``observation`` (of the env's current domain unless ``domain`` is given: one for
+        the batch, or one per row)."""
         domain = domain or self.env.config.name  # MultiDomain-v0: the current domain's config
         single = np.ndim(observation["candidate_ids"]) == 1
         obs = {k: (np.asarray(v)[None] if single else np.asarray(v)) for k, v in observation.items()}
         batch = len(obs["candidate_ids"])
+        rows = [domain] * batch if isinstance(domain, str) else domain
         visible = obs["domain"].any(axis=1) if self.multi else np.ones(batch, dtype=bool)
         return self.arrays.encode(
-            np.full(batch, self.domains.index(domain)),
+            np.array([self.domains.index(d) for d in rows]),
             visible,
             obs["history_ids"],
             obs["history_responses"],

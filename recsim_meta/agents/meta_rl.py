@@ -43,9 +43,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from recsim_meta.agents.bert_recommender import PAD, BertRecommender, RecommenderBatch
-from recsim_meta.agents.encoding import ArrayEncoder, domain_envs
-from recsim_meta.agents.pretraining import slate_losses
-from recsim_meta.agents.recommender_policy import atomic_directory, read_model, read_safetensors, write_model
+from recsim_meta.agents.encoding import ObservationEncoder
+from recsim_meta.agents.pretraining import rms_reward, slate_losses
+from recsim_meta.agents.recommender_policy import (
+    atomic_directory,
+    gumbel_perturbed,
+    read_model,
+    read_safetensors,
+    write_model,
+)
 from recsim_meta.sim.tasks import Task
 
 ADAPTED = ("user_projection", "feature_projection", "candidate_head")
@@ -167,11 +173,6 @@ def concat_rollouts(parts: list[Rollout]) -> Rollout:
     return Rollout(**values)
 
 
-def rms_reward(rewards: np.ndarray) -> float:
-    """Root mean square of step rewards, the unit rewards are measured in (1 when all are zero or none)."""
-    return float(np.sqrt(np.mean(rewards**2))) if np.any(rewards) else 1.0
-
-
 def slate_targets(rollout: Rollout, scale: float | np.ndarray) -> tuple[torch.Tensor, ...]:
     """The arguments of ``slate_losses`` after the output for ``rollout``, rewards divided by ``scale`` (one
     for all rows, or one per slot)."""
@@ -268,9 +269,7 @@ class MetaRLAgent:
         self.meta = MetaParameters(model, self.settings.inner_lr)
         self.env = env
         self.action_space = env.action_space
-        self.domains = tuple(domain_envs(env))
-        unwrapped = env.unwrapped
-        self.arrays = ArrayEncoder(model.config, self.domains, unwrapped.feature_names, unwrapped.user_feature_names)
+        self.encoder = ObservationEncoder(model.config, env)
         self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
         self.state = self.new_state()
 
@@ -284,16 +283,7 @@ class MetaRLAgent:
     def encode(self, observations: list[dict], domains: list[str], states: list[TaskState]) -> RecommenderBatch:
         """Model inputs for observations of this agent's env layout, each of its domain and with its task's memory."""
         stacked = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
-        visible = stacked["domain"].any(1) if "domain" in stacked else np.ones(len(observations), dtype=bool)
-        batch = self.arrays.encode(
-            np.array([self.domains.index(d) for d in domains]),
-            visible,
-            stacked["history_ids"],
-            stacked["history_responses"],
-            stacked["candidate_ids"],
-            stacked["candidate_features"],
-            stacked["user_features"],
-        )
+        batch = self.encoder.encode(stacked, domains)
         batch.context_tokens = torch.as_tensor(np.stack([s.memory.tokens for s in states]))
         batch.context_responses = torch.as_tensor(np.stack([s.memory.responses for s in states]))
         return batch
@@ -324,8 +314,7 @@ class MetaRLAgent:
         """Slates ``(N, K)``: the top K of the logits, or K draws without replacement (Gumbel top-K)."""
         k = 1 if isinstance(self.action_space, gym.spaces.Discrete) else len(self.action_space.nvec)
         if not deterministic:
-            uniform = torch.rand(logits.shape, generator=self.generator).clamp(1e-12, 1.0)
-            logits = logits - torch.log(-torch.log(uniform))
+            logits = gumbel_perturbed(logits, self.generator)
         return torch.topk(logits, k, dim=1).indices
 
     def _action(self, slate: torch.Tensor) -> np.ndarray | int:
@@ -449,7 +438,7 @@ class MetaRLAgent:
         scale = self.reward_scale(rollout, len(states))
         adapted = []
         for slot, state in enumerate(states):
-            memory = state.memory if mode != "gradient" else TaskMemory(self.model.config.context_length)
+            memory = state.memory if mode != "gradient" else self.new_state().memory
             params = None
             rows = np.flatnonzero(rollout.slot == slot)
             if mode != "in_context" and rows.size:

@@ -85,10 +85,9 @@ class MetaConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "adaptation_episodes", tuple(self.adaptation_episodes))
-        for name in ("num_cohorts", "iterations", "tasks_per_iteration", "support_episodes", "query_episodes"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("log_episodes", "pretrain_steps", "ppo_epochs", "checkpoint_every", "eval_episodes"):
+        positive = ("num_cohorts", "iterations", "tasks_per_iteration", "support_episodes", "query_episodes")
+        positive += ("log_episodes", "pretrain_steps", "ppo_epochs", "checkpoint_every", "eval_episodes")
+        for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if not self.adaptation_episodes or min(self.adaptation_episodes) < 0:

@@ -38,6 +38,11 @@ from recsim_meta.agents.encoding import ArrayEncoder
 from recsim_meta.agents.logged_data import InteractionLog
 
 
+def rms_reward(rewards: np.ndarray) -> float:
+    """Root mean square of step rewards, the unit rewards are measured in (1 when all are zero or none)."""
+    return float(np.sqrt(np.mean(np.square(rewards)))) if np.any(rewards) else 1.0
+
+
 class LogEncoder:
     """Model inputs and targets for rows of ``log``, whose domains and columns the model must cover."""
 
@@ -53,7 +58,7 @@ class LogEncoder:
         # the root mean square step reward of each domain in the log (1 where it is all zero)
         scale = np.ones(len(log.domains), dtype=np.float32)
         for d in np.unique(log.domain):
-            scale[d] = np.sqrt(np.mean(np.square(log.reward[log.domain == d]))) or 1.0
+            scale[d] = rms_reward(log.reward[log.domain == d])
         self.reward_scale = scale[log.domain]
 
     def batch(self, rows: np.ndarray) -> RecommenderBatch:

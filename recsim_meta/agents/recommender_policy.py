@@ -65,9 +65,8 @@ class RecommenderPolicy:
         deterministic: bool = True,
     ) -> tuple[np.ndarray | int, None]:
         scores = torch.as_tensor(self.scores(observation)[0])
-        if not deterministic:  # Gumbel top-k: K draws without replacement from softmax(scores)
-            uniform = torch.rand(scores.shape, generator=self.generator).clamp(1e-12, 1.0)
-            scores = scores - torch.log(-torch.log(uniform))
+        if not deterministic:
+            scores = gumbel_perturbed(scores, self.generator)
         return top_k_action(scores.numpy(), self.action_space), None
 
     # ----------------------------------------------------------------- persistence
@@ -84,6 +83,12 @@ class RecommenderPolicy:
             ValueError: a missing, corrupted or foreign file, naming it.
         """
         return cls(read_model(path), env, seed)
+
+
+def gumbel_perturbed(scores: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """``scores`` plus Gumbel noise: their top K is K draws without replacement from ``softmax(scores)``."""
+    uniform = torch.rand(scores.shape, generator=generator).clamp(1e-12, 1.0)
+    return scores - torch.log(-torch.log(uniform))
 
 
 @contextmanager

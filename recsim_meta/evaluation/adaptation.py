@@ -27,14 +27,12 @@ from recsim_meta.agents.meta_rl import (
     MODES,
     MetaRLAgent,
     Rollout,
-    TaskMemory,
     TaskState,
     concat_rollouts,
-    rms_reward,
     slate_targets,
 )
 from recsim_meta.agents.meta_training import MetaConfig
-from recsim_meta.agents.pretraining import slate_losses
+from recsim_meta.agents.pretraining import rms_reward, slate_losses
 from recsim_meta.evaluation.rollout import mean_ci, run_episodes
 
 FINETUNED = "finetuned"
@@ -74,7 +72,7 @@ def meta_test(
     points = sorted(set(config.adaptation_episodes))
     agent.generator.manual_seed(seed)
     base = MetaRLAgent(baseline, agent.env, agent.settings)
-    fresh = [TaskState(TaskMemory(agent.model.config.context_length)) for _ in slots]
+    fresh = [agent.new_state() for _ in slots]
 
     def evaluate(actor: MetaRLAgent, states: list[TaskState], which: list[int]) -> np.ndarray:
         rollout = actor.collect(
@@ -99,7 +97,7 @@ def meta_test(
         ]
 
     # adaptation episodes, one at a time so that the memory after k episodes can be kept
-    states = [TaskState(TaskMemory(agent.model.config.context_length)) for _ in slots]
+    states = [agent.new_state() for _ in slots]
     episodes: list[Rollout] = []
     memories = {0: [s.memory for s in fresh]}
     for e in range(max(points)):
@@ -113,10 +111,7 @@ def meta_test(
     for k in points:
         adaptation = concat_rollouts(episodes[:k]) if k else None
         for mode in MODES:
-            if adaptation is None:
-                adapted = fresh
-            else:
-                adapted = agent.adapt_states(adaptation, [TaskState(m) for m in memories[k]], mode)
+            adapted = agent.adapt_states(adaptation, [TaskState(m) for m in memories[k]], mode)
             returns[(mode, k)] = evaluate(agent, adapted, list(slots))
             bar.update()
         if adaptation is None:
@@ -126,7 +121,7 @@ def meta_test(
             for i in slots:
                 mine = adaptation.select(np.flatnonzero(adaptation.slot == i))
                 tuned = MetaRLAgent(finetune(baseline, mine, config.finetune_steps, config.finetune_lr), agent.env)
-                values.append(evaluate(tuned, [TaskState(TaskMemory(0))], [i])[0])
+                values.append(evaluate(tuned, [tuned.new_state()], [i])[0])
             returns[(FINETUNED, k)] = np.array(values)
         bar.update()
     bar.close()
