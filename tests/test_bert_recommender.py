@@ -7,12 +7,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from tiny_configs import TINY_MODEL as TINY
 
 from recsim_meta.agents.bert_recommender import MASK, PAD, BertRecommender, RecommenderConfig
 from recsim_meta.agents.encoding import ObservationEncoder, config_for_env, item_features_for_env, kg_edges_for_env
 from recsim_meta.agents.recommender_policy import RecommenderPolicy
-
-TINY = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64, "dropout": 0.0}
 
 
 @pytest.fixture(scope="module")

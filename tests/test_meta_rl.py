@@ -16,6 +16,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_configs import TINY
 
 from recsim_meta.agents.bert_recommender import PAD
 from recsim_meta.agents.meta_rl import MetaRLAgent, TaskMemory, slate_log_prob
@@ -24,26 +25,6 @@ from recsim_meta.agents.recommender_policy import RecommenderPolicy, read_model
 from recsim_meta.cli import main as cli
 from recsim_meta.evaluation.adaptation import COLUMNS, FINETUNED, meta_test
 from recsim_meta.sim.tasks import sample_tasks
-
-TINY = {
-    "hidden_size": 16,
-    "num_layers": 1,
-    "num_heads": 2,
-    "intermediate_size": 32,
-    "context_length": 10,
-    "log_episodes": 12,
-    "pretrain_steps": 5,
-    "iterations": 3,
-    "tasks_per_iteration": 2,
-    "support_episodes": 1,
-    "query_episodes": 1,
-    "ppo_epochs": 2,
-    "checkpoint_every": 1,
-    "adaptation_episodes": [0, 1, 2],
-    "eval_episodes": 2,
-    "test_domain_tasks": 1,
-    "finetune_steps": 2,
-}
 
 
 def write_config(path: Path, **changes) -> Path:

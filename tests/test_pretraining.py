@@ -7,6 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from tiny_configs import TINY_MODEL as TINY
 
 from recsim_meta.agents import PopularityPolicy
 from recsim_meta.agents.bert_recommender import LOSSES, with_next_item_slot
@@ -15,8 +16,6 @@ from recsim_meta.agents.pretraining import LogEncoder, multitask_losses, next_it
 from recsim_meta.agents.recommender_policy import RecommenderPolicy
 from recsim_meta.evaluation.offline import hit_rate_ndcg, popularity_scores
 from recsim_meta.evaluation.rollout import evaluation_tasks, run_on_tasks
-
-TINY = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64, "dropout": 0.0}
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-import yaml
 from tqdm.auto import tqdm
 
 from recsim_meta.agents.bert_recommender import BertRecommender
@@ -34,6 +33,7 @@ from recsim_meta.agents.logged_data import collect_logs
 from recsim_meta.agents.meta_rl import AdaptationSettings, MetaRLAgent
 from recsim_meta.agents.pretraining import pretrain
 from recsim_meta.agents.recommender_policy import atomic_directory, read_model, write_model
+from recsim_meta.config_files import config_yaml, read_config
 
 MULTI_DOMAIN = "recsim_meta/MultiDomain-v0"
 TRAINING_FILE = "training.json"
@@ -105,31 +105,20 @@ class MetaConfig:
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> MetaConfig:
         """Read a config; unknown keys raise ``ValueError`` listing the accepted ones."""
-        try:
-            values = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ValueError(f"cannot read the config {path}: {error}") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"{path} must hold a mapping of config keys, got {type(values).__name__}")
-        values.update(overrides)
-        accepted = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(accepted))
-        if unknown:
-            raise ValueError(f"{path}: unknown key(s) {unknown}; accepted: {', '.join(accepted)}")
-        return cls(**values)
+        return read_config(cls, path, **overrides)
 
     def to_yaml(self) -> str:
-        values = dataclasses.asdict(self)
-        values["adaptation_episodes"] = list(self.adaptation_episodes)
-        return yaml.safe_dump(values, sort_keys=False)
+        return config_yaml(self)
 
-    def make_env(self, split: str = "train") -> gym.Env:
+    def make_env(self, split: str = "train", **overrides: Any) -> gym.Env:
+        """``MultiDomain-v0`` with this config's tasks; ``overrides`` are ``DomainConfig`` fields (e.g. ``slate_size``)."""
         return gym.make(
             MULTI_DOMAIN,
             split=split,
             held_out_domain=self.held_out_domain,
             num_cohorts=self.num_cohorts,
             task_seed=self.task_seed,
+            **overrides,
         )
 
 

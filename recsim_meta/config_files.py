@@ -1,0 +1,34 @@
+"""YAML config files for frozen dataclasses: unknown keys are named with the accepted ones."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+Config = TypeVar("Config")
+
+
+def read_config(cls: type[Config], path: str | Path, **overrides: Any) -> Config:
+    """``cls(**values)`` from the mapping in ``path`` updated with ``overrides``; ``ValueError`` naming a file that
+    cannot be read, a file that is not a mapping, or unknown keys (with the accepted ones)."""
+    try:
+        values = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read the config {path}: {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of config keys, got {type(values).__name__}")
+    values.update(overrides)
+    accepted = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(accepted))
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {unknown}; accepted: {', '.join(accepted)}")
+    return cls(**values)
+
+
+def config_yaml(config: Any) -> str:
+    """The YAML ``read_config`` reads back into an equal config (tuples written as lists)."""
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    return yaml.safe_dump(values, sort_keys=False)
