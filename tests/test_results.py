@@ -49,3 +49,35 @@ def test_bad_rows_and_foreign_files_are_refused(tmp_path):
         ResultsFile(tmp_path / "other.csv", COLUMNS, KEY)
     with pytest.raises(ValueError, match="key column"):
         ResultsFile(tmp_path / "x.csv", COLUMNS, ("budget",))
+
+
+def square(job):
+    return {"return": job["seed"] ** 2}
+
+
+def test_worker_processes_append_every_row_once(tmp_path):
+    results = ResultsFile(tmp_path / "results.csv", COLUMNS, KEY)
+    assert run_all(JOBS, square, results, workers=2) == len(JOBS)
+    rows = results.rows()
+    assert sorted((r["method"], r["seed"], r["return"]) for r in rows) == sorted(
+        (j["method"], str(j["seed"]), str(j["seed"] ** 2)) for j in JOBS
+    )
+    assert run_all(JOBS, square, results, workers=2) == 0
+    with pytest.raises(ValueError, match="workers"):
+        run_all(JOBS, square, ResultsFile(tmp_path / "other.csv", COLUMNS, KEY), workers=0)
+
+
+def test_the_ray_backend_appends_every_row_once(tmp_path):
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'recsim_meta[ray]'")
+    results = ResultsFile(tmp_path / "results.csv", COLUMNS, KEY)
+
+    def square(job):  # a local function travels by value (cloudpickle); Ray workers cannot import this test file
+        return {"return": job["seed"] ** 2}
+
+    assert run_all(JOBS, square, results, workers=2, backend="ray") == len(JOBS)
+    assert sorted(int(r["return"]) for r in results.rows()) == sorted(j["seed"] ** 2 for j in JOBS)
+
+
+def test_an_unknown_backend_is_named(tmp_path):
+    with pytest.raises(ValueError, match="accepted: processes, ray"):
+        run_all(JOBS, square, ResultsFile(tmp_path / "results.csv", COLUMNS, KEY), backend="dask")

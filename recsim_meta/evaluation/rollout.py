@@ -37,15 +37,23 @@ class EpisodeStats:
 
 
 def run_episodes(
-    env: gym.Env, policy: Policy, episodes: int, seed: int = 0, options: dict[str, Any] | None = None
+    env: gym.Env,
+    policy: Policy,
+    episodes: int,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+    on_step: Callable[[dict[str, np.ndarray], Any], None] | None = None,
 ) -> EpisodeStats:
-    """Run ``episodes`` episodes, episode ``e`` reset with seed ``seed + e``."""
+    """Run ``episodes`` episodes, episode ``e`` reset with seed ``seed + e``; ``on_step(observation, action)``
+    sees every decision (e.g. ``SlateMetrics``)."""
     returns, lengths, clicks = np.zeros(episodes), np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
     for episode in range(episodes):
         observation, _ = env.reset(seed=seed + episode, options=options)
         done = False
         while not done:
             action, _ = policy.predict(observation, deterministic=True)
+            if on_step is not None:
+                on_step(observation, action)
             observation, reward, terminated, truncated, info = env.step(action)
             returns[episode] += reward
             lengths[episode] += 1

@@ -1,0 +1,79 @@
+"""Stable-baselines3 agents from rl-zoo-style hyperparameter files, and their weights in safetensors.
+
+A hyperparameter file (``experiments/hyperparams/ppo.yml``) maps env ids to SB3 constructor arguments, as
+``rl_zoo3`` reads them: ``policy``, ``n_timesteps`` (used by rl_zoo3 only; the benchmark sets its own budgets)
+and any keyword of the algorithm's constructor. Weights are written as safetensors of the policy's state dict
+(SB3's own ``.zip`` unpickles on load), and read back into a model built from the same hyperparameters.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import yaml
+from safetensors.torch import save_file
+from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from recsim_meta.agents.recommender_policy import atomic_directory, read_safetensors
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
+ZOO_ONLY = ("n_timesteps", "normalize", "n_envs", "env_wrapper", "frame_stack", "callback")
+POLICY_FILE = "policy.safetensors"
+
+
+def read_hyperparameters(folder: str | os.PathLike, algorithm: str, env_id: str) -> dict[str, Any]:
+    """The constructor arguments of ``algorithm`` for ``env_id`` in ``folder/<algorithm>.yml`` (rl_zoo3's keys
+    that are not constructor arguments dropped); ``ValueError`` naming what is missing."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; accepted: {', '.join(ALGORITHMS)}")
+    path = Path(folder) / f"{algorithm}.yml"
+    try:
+        table = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read the hyperparameters {path}: {error}") from None
+    if env_id not in table:
+        raise ValueError(f"{path} has no entry for {env_id!r}; it has: {', '.join(map(str, table))}")
+    return {k: v for k, v in table[env_id].items() if k not in ZOO_ONLY}
+
+
+def make_agent(
+    algorithm: str,
+    env: gym.Env,
+    hyperparameters: dict[str, Any],
+    seed: int,
+    tensorboard_log: str | os.PathLike | None = None,
+) -> BaseAlgorithm:
+    """An SB3 ``algorithm`` on ``env`` on the CPU; bad hyperparameters raise ``ValueError`` naming them."""
+    arguments = dict(hyperparameters)
+    policy = arguments.pop("policy", "MultiInputPolicy")
+    try:
+        return ALGORITHMS[algorithm](
+            policy,
+            env,
+            seed=seed,
+            device="cpu",
+            tensorboard_log=None if tensorboard_log is None else str(tensorboard_log),
+            **arguments,
+        )
+    except TypeError as error:
+        raise ValueError(f"bad {algorithm} hyperparameters {sorted(arguments)}: {error}") from None
+
+
+def save_policy(agent: BaseAlgorithm, folder: str | os.PathLike) -> None:
+    """The policy's weights to ``folder/policy.safetensors``, atomically."""
+    with atomic_directory(folder) as staging:
+        save_file({k: v.contiguous() for k, v in agent.policy.state_dict().items()}, staging / POLICY_FILE)
+
+
+def load_policy(agent: BaseAlgorithm, folder: str | os.PathLike) -> BaseAlgorithm:
+    """``agent`` with the weights ``save_policy`` wrote (no code runs on load); ``ValueError`` when they do not fit."""
+    weights = read_safetensors(Path(folder) / POLICY_FILE)
+    try:
+        agent.policy.load_state_dict(weights)
+    except RuntimeError as error:
+        raise ValueError(f"{folder} holds weights of another policy: {error}") from None
+    return agent
