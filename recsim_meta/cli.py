@@ -47,8 +47,25 @@ def main(argv: list[str] | None = None) -> None:
     adapt_parser.add_argument("--mode", default="both", help="in_context, gradient or both (default both)")
     adapt_parser.add_argument("--eval-episodes", type=int, default=20, help="greedy episodes before and after")
     adapt_parser.add_argument("--seed", type=int, default=0)
+    bench_parser = commands.add_parser(
+        "benchmark", help="run every method on the test tasks at several budgets; CSV, Markdown report and plots"
+    )
+    bench_parser.add_argument("--config", required=True, help="YAML config, e.g. experiments/benchmark_quick.yaml")
+    bench_parser.add_argument("--out", default="runs/benchmark", help="output folder (default runs/benchmark)")
+    bench_parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    bench_parser.add_argument(
+        "--backend",
+        choices=["processes", "ray"],
+        default="processes",
+        help="local processes, or Ray tasks (optional extra; RAY_ADDRESS names a cluster)",
+    )
+    bench_parser.add_argument(
+        "--report-only", action="store_true", help="only rewrite the report and plots from --out/results.csv"
+    )
     args = parser.parse_args(argv)
-    if args.command == "meta-train":
+    if args.command == "benchmark":
+        benchmark_command(args, parser)
+    elif args.command == "meta-train":
         meta_train_command(args)
     elif args.command == "adapt":
         adapt_command(args, parser)
@@ -69,6 +86,28 @@ def meta_train_command(args: argparse.Namespace) -> None:
     overrides = {} if args.seed is None else {"seed": args.seed}
     meta_train(MetaConfig.from_yaml(args.config, **overrides), args.out, resume=args.resume)
     print(f"agent saved in {args.out}/checkpoint")
+
+
+def benchmark_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path
+
+    from recsim_meta.evaluation.benchmark import BenchmarkConfig, run_benchmark
+    from recsim_meta.evaluation.report import write_report
+
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
+    out = Path(args.out)
+    if args.report_only:
+        if not (out / "results.csv").is_file():
+            parser.error(f"--report-only needs {out / 'results.csv'}")
+        print(f"report written to {write_report(out / 'results.csv', out)}")
+        return
+    try:
+        config = BenchmarkConfig.from_yaml(args.config)
+    except ValueError as error:
+        parser.error(str(error))
+    results = run_benchmark(config, out, workers=args.workers, backend=args.backend)
+    print(f"results in {results}; report in {out / 'report.md'}")
 
 
 def adapt_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,354 @@
+"""The benchmark: every method on every test task and seed, after several budgets of task-specific env steps.
+
+``run_benchmark(config, out)`` writes under ``out/``:
+
+- ``models/seed<s>/``: what is trained once per seed on the training tasks, by the first job that needs it:
+  the meta-RL run (``meta/``, whose ``pretrained/`` is the BERT recommender without meta-learning) and the
+  multi-task PPO (``multitask_ppo/``);
+- ``results.csv``: one row per (method, task, seed, budget), appended as each run finishes (``ResultsFile``):
+  a crash loses no finished run and a rerun skips them;
+- ``tensorboard/``: the SB3 runs; ``report.md``, ``sample_efficiency.png``, ``domains.png`` (``report.py``).
+
+Every method acts in ``MultiDomain-v0`` (the meta config's tasks and layout) fixed to one test task: the
+held-out cohorts of the seen domains and cohorts of the left-out domain. A method may use ``budget`` steps of
+the task before it is evaluated greedily on ``eval_episodes`` episodes whose seeds depend only on the task and
+seed, so all methods meet the same users. ``steps`` records the task steps a method really took (SB3 rounds up
+to whole rollouts; the BERT methods to whole episodes). DQN acts in the single-item version of the task
+(``slate_size=1``) and its score is normalised by random and oracle returns in that version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import functools
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from recsim_meta.agents.baselines import BASELINES
+from recsim_meta.agents.greedy import GreedyOneStepModel
+from recsim_meta.config_files import config_yaml, read_config
+from recsim_meta.envs import PRESETS
+from recsim_meta.envs.wrappers import FixedTask
+from recsim_meta.evaluation.metrics import SlateMetrics
+from recsim_meta.evaluation.results import ResultsFile, run_all
+from recsim_meta.evaluation.rollout import run_episodes
+from recsim_meta.sim.tasks import Task
+
+REFERENCES = ("random", "popularity", "oracle")
+"""Methods that do not learn: run at budget 0 only, and shown as flat lines across budgets."""
+METHODS = (*REFERENCES, "greedy", "ppo", "a2c", "dqn", "multitask_ppo", "bert", "meta_rl")
+REGIMES = ("held_out_cohorts", "held_out_domain")
+KEY = ("method", "regime", "task", "seed", "budget")
+METRICS = ("return", "random", "oracle", "score", "ctr", "session_length", "diversity", "coverage")
+COLUMNS = (*KEY, "steps", *METRICS, "seconds")
+MULTITASK_ENV_ID = "recsim_meta/MultiDomain-v0"
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """The benchmark's YAML keys.
+
+    ``meta_config`` (a ``MetaConfig`` YAML, with ``meta_overrides``) sets the tasks, the env layout and the
+    meta-RL training of each seed; ``hyperparameters`` is the folder of rl-zoo-style SB3 files. ``methods``
+    (``METHODS``), ``seeds``, ``budgets`` of task-specific steps, ``cohorts_per_domain`` held-out cohorts of
+    each seen domain and ``test_domain_tasks`` cohorts of the left-out one, ``eval_episodes`` per run,
+    ``multitask_steps`` of multi-task PPO pretraining per seed, ``adaptation_mode`` of the meta-RL agent
+    (``in_context``, ``gradient`` or ``both``) and ``greedy_epsilon`` of the greedy model's exploration.
+    """
+
+    meta_config: str = "experiments/meta_quick.yaml"
+    meta_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    hyperparameters: str = "experiments/hyperparams"
+    methods: tuple[str, ...] = METHODS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    budgets: tuple[int, ...] = (0, 500, 2000)
+    cohorts_per_domain: int = 1
+    test_domain_tasks: int = 2
+    eval_episodes: int = 10
+    multitask_steps: int = 20000
+    adaptation_mode: str = "gradient"
+    greedy_epsilon: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("methods", "seeds", "budgets"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown or not self.methods:
+            raise ValueError(f"unknown method(s) {unknown or 'none given'}; accepted: {', '.join(METHODS)}")
+        if not self.seeds or not self.budgets or min(self.budgets) < 0 or 0 not in self.budgets:
+            raise ValueError(f"need seeds and budgets (integers >= 0, including 0), got {self.seeds}, {self.budgets}")
+        for name in ("cohorts_per_domain", "test_domain_tasks", "eval_episodes", "multitask_steps"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        if self.eval_episodes < 1:
+            raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
+        from recsim_meta.agents.meta_rl import MODES
+
+        if self.adaptation_mode not in MODES:
+            raise ValueError(f"adaptation_mode must be one of {', '.join(MODES)}, got {self.adaptation_mode!r}")
+        self.meta  # noqa: B018 (reads and checks the meta config now, not in the middle of a run)
+
+    @functools.cached_property
+    def meta(self):
+        from recsim_meta.agents.meta_training import MetaConfig
+
+        return MetaConfig.from_yaml(self.meta_config, **self.meta_overrides)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> BenchmarkConfig:
+        return read_config(cls, path, **overrides)
+
+    def tasks(self) -> list[tuple[str, Task]]:
+        """``(regime, task)`` pairs: the first ``cohorts_per_domain`` held-out cohorts of each seen domain, then
+        the first ``test_domain_tasks`` cohorts of the left-out domain."""
+        splits = self.meta.make_env().unwrapped.splits
+        chosen = []
+        for domain in dict.fromkeys(t.domain for t in splits.test_cohorts):
+            cohorts = [t for t in splits.test_cohorts if t.domain == domain][: self.cohorts_per_domain]
+            chosen += [("held_out_cohorts", t) for t in cohorts]
+        return chosen + [("held_out_domain", t) for t in splits.test_domain[: self.test_domain_tasks]]
+
+
+def task_name(task: Task) -> str:
+    return f"{task.domain}/{task.cohort}"
+
+
+# --------------------------------------------------------------------------- what each seed trains once
+SHARED_MODELS = {"bert": "meta", "meta_rl": "meta", "multitask_ppo": "multitask_ppo"}
+"""Methods that start from a model trained once per seed on the training tasks, and that model's folder."""
+
+
+def seed_folder(out: Path, seed: int) -> Path:
+    return out / "models" / f"seed{seed}"
+
+
+def ensure_shared_model(job: dict[str, Any]) -> None:
+    """Train the per-seed model ``job``'s method starts from unless it is there: the meta-RL run (whose
+    ``pretrained/`` is the recommender without meta-learning) or the multi-task PPO. A file lock makes
+    concurrent jobs of the seed wait for one training; a killed meta-training resumes from its checkpoint."""
+    model = SHARED_MODELS.get(job["method"])
+    if model is None:
+        return
+    config, seed = job["config"], job["seed"]
+    folder = seed_folder(Path(job["out"]), seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".{model}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if model == "meta":
+            from recsim_meta.agents.meta_training import TRAINING_FILE, meta_train
+
+            meta = dataclasses.replace(config.meta, seed=seed)
+            progress_file = folder / "meta" / "checkpoint" / TRAINING_FILE
+            if (
+                not progress_file.is_file()
+                or json.loads(progress_file.read_text())["iterations_done"] < meta.iterations
+            ):
+                meta_train(meta, folder / "meta", resume=(folder / "meta" / "config.yaml").exists(), progress=False)
+        elif not (folder / "multitask_ppo").is_dir():
+            from recsim_meta.agents.sb3_agents import make_agent, read_hyperparameters, save_policy
+
+            hyperparameters = read_hyperparameters(config.hyperparameters, "ppo", MULTITASK_ENV_ID)
+            agent = make_agent("ppo", config.meta.make_env(), hyperparameters, seed, Path(job["out"]) / "tensorboard")
+            agent.learn(config.multitask_steps, tb_log_name=f"multitask_ppo_seed{seed}")
+            save_policy(agent, folder / "multitask_ppo")
+
+
+# --------------------------------------------------------------------------- one run: learn on the task, evaluate
+Learner = Callable[[dict[str, Any], gym.Env], tuple[Any, int]]
+
+
+def _sb3(algorithm: str) -> Learner:
+    def learn(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
+        from recsim_meta.agents.sb3_agents import load_policy, make_agent, read_hyperparameters
+
+        config, task = job["config"], job["task_object"]
+        hyperparameters = read_hyperparameters(config.hyperparameters, algorithm, PRESETS[task.domain].env_id)
+        agent = make_agent(algorithm, env, hyperparameters, job["train_seed"], Path(job["out"]) / "tensorboard")
+        if job["method"] == "multitask_ppo":  # fine-tuned with the task's domain settings (its rollout length)
+            load_policy(agent, seed_folder(Path(job["out"]), job["seed"]) / "multitask_ppo")
+        if job["budget"]:
+            name = f"{job['method']}_{task.domain}{task.cohort}_seed{job['seed']}_budget{job['budget']}"
+            agent.learn(job["budget"], tb_log_name=name)
+        return agent, agent.num_timesteps
+
+    return learn
+
+
+def _bert(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
+    from recsim_meta.agents.meta_rl import MetaRLAgent
+    from recsim_meta.agents.recommender_policy import read_model
+    from recsim_meta.evaluation.adaptation import finetune
+
+    meta = job["config"].meta
+    model = read_model(seed_folder(Path(job["out"]), job["seed"]) / "meta" / "pretrained")
+    agent = MetaRLAgent(model, env, seed=job["train_seed"])
+    rollout = _collect_steps(agent, env, job)
+    if rollout is None:
+        return agent, 0
+    return MetaRLAgent(finetune(model, rollout, meta.finetune_steps, meta.finetune_lr), env), len(rollout.reward)
+
+
+def _meta_rl(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
+    from recsim_meta.agents.meta_rl import MetaRLAgent
+
+    folder = seed_folder(Path(job["out"]), job["seed"]) / "meta" / "checkpoint"
+    agent = MetaRLAgent.load(folder, env, seed=job["train_seed"])
+    rollout = _collect_steps(agent, env, job)
+    agent.state = agent.adapt_states(rollout, [agent.state], job["config"].adaptation_mode)[0]
+    return agent, 0 if rollout is None else len(rollout.reward)
+
+
+def _collect_steps(agent, env: gym.Env, job: dict[str, Any]):
+    """Whole episodes of sampled slates until ``budget`` steps are reached (memory filling), or ``None``."""
+    from recsim_meta.agents.meta_rl import concat_rollouts
+
+    episodes, steps = [], 0
+    while steps < job["budget"]:
+        seed = job["train_seed"] + len(episodes)
+        episodes.append(agent.collect([env], [job["task_object"]], [agent.state], 1, [seed], remember=True))
+        steps += len(episodes[-1].reward)
+    return concat_rollouts(episodes) if episodes else None
+
+
+def _greedy(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
+    model = GreedyOneStepModel(env, epsilon=job["config"].greedy_epsilon, seed=job["train_seed"])
+    return model.learn(job["budget"]), job["budget"]
+
+
+LEARNERS: dict[str, Learner] = {
+    # seeded as the random reference of the score, so that random's score is 0 exactly
+    **{name: (lambda job, env, name=name: (BASELINES[name](env, job["eval_seed"]), 0)) for name in REFERENCES},
+    "greedy": _greedy,
+    "ppo": _sb3("ppo"),
+    "a2c": _sb3("a2c"),
+    "dqn": _sb3("dqn"),
+    "multitask_ppo": _sb3("ppo"),
+    "bert": _bert,
+    "meta_rl": _meta_rl,
+}
+
+_REFERENCE_RETURNS: dict[tuple, float] = {}
+_ENVS: dict[tuple[str, int], gym.Env] = {}
+
+
+def _task_env(config: BenchmarkConfig, task: Task, slate_size: int) -> gym.Env:
+    """``config.meta.make_env()`` fixed to ``task`` (``slate_size`` 0 keeps the domains' own). The env is built
+    once per process and reused: its worlds are immutable and every episode is set by its reset seed."""
+    key = (config.meta.to_yaml(), slate_size)
+    if key not in _ENVS:
+        _ENVS[key] = config.meta.make_env(**({"slate_size": slate_size} if slate_size else {}))
+    return FixedTask(_ENVS[key], task)
+
+
+def _reference_return(name: str, env: gym.Env, task: Task, slate_size: int, seed: int, episodes: int) -> float:
+    """Mean return of the random policy or the oracle on the evaluation episodes (cached per process)."""
+    key = (name, task, slate_size, seed, episodes)
+    if key not in _REFERENCE_RETURNS:
+        _REFERENCE_RETURNS[key] = float(run_episodes(env, BASELINES[name](env, seed), episodes, seed).returns.mean())
+    return _REFERENCE_RETURNS[key]
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One run: the method learns on ``budget`` steps of the task, then plays the evaluation episodes
+    (``seconds`` leaves out the training of a per-seed model it starts from)."""
+    ensure_shared_model(job)
+    start = time.perf_counter()
+    torch.manual_seed(job["train_seed"])
+    config, task = job["config"], job["task_object"]
+    slate_size = 1 if job["method"] == "dqn" else 0
+    env = _task_env(config, task, slate_size)
+    policy, steps = LEARNERS[job["method"]](job, env)
+    metrics = SlateMetrics(env)
+    stats = run_episodes(env, policy, config.eval_episodes, job["eval_seed"], on_step=metrics)
+    low, high = (
+        _reference_return(name, env, task, slate_size, job["eval_seed"], config.eval_episodes)
+        for name in ("random", "oracle")
+    )
+    value = float(stats.returns.mean())
+    return {
+        "steps": steps,
+        "return": value,
+        "random": low,
+        "oracle": high,
+        "score": (value - low) / (high - low) if high != low else float("nan"),
+        "ctr": float(stats.clicks.sum() / stats.lengths.sum()),
+        "session_length": float(stats.lengths.mean()),
+        "diversity": metrics.diversity,
+        "coverage": metrics.coverage,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def benchmark_jobs(config: BenchmarkConfig, out: Path) -> list[dict[str, Any]]:
+    """Every run with its seeds, ``scheduled``: evaluation seeds depend on the seed and task only (paired across
+    methods), training seeds on everything."""
+    jobs, tasks = [], config.tasks()
+    for seed in config.seeds:
+        for index, (regime, task) in enumerate(tasks):
+            for m, method in enumerate(config.methods):
+                for b, budget in enumerate(config.budgets):
+                    if method in REFERENCES and budget:
+                        continue
+                    jobs.append(
+                        {
+                            "method": method,
+                            "regime": regime,
+                            "task": task_name(task),
+                            "seed": seed,
+                            "budget": budget,
+                            "task_object": task,
+                            "config": config,
+                            "out": str(out),
+                            "eval_seed": 1_000_000 + 100_000 * seed + 1000 * index,
+                            "train_seed": 2_000_000 + 100_000 * seed + 1000 * index + 10 * m + b,
+                        }
+                    )
+    return scheduled(jobs)
+
+
+def scheduled(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``jobs`` in the order workers take them: first one job per per-seed model to train (the long meta-RL
+    trainings start at once), then the jobs that need no such model, then the rest, which by then rarely wait."""
+    first, seen = [], set()
+    for job in jobs:
+        model = (job["seed"], SHARED_MODELS.get(job["method"]))
+        if model[1] is not None and model not in seen:
+            seen.add(model)
+            first.append(job)
+    firsts = {id(job) for job in first}
+    independent = [job for job in jobs if job["method"] not in SHARED_MODELS]
+    rest = [job for job in jobs if job["method"] in SHARED_MODELS and id(job) not in firsts]
+    return first + independent + rest
+
+
+def run_benchmark(
+    config: BenchmarkConfig,
+    out: str | os.PathLike,
+    workers: int = 1,
+    progress: bool = True,
+    backend: str = "processes",
+) -> Path:
+    """Train the per-seed models, run every job not yet in ``out/results.csv`` and write the report;
+    returns the path of ``results.csv``. ``workers`` and ``backend`` as in ``results.parallel_map``.
+    A benchmark folder holds one config: another one is refused."""
+    from recsim_meta.evaluation.report import write_report
+
+    out = Path(out)
+    config_file = out / "config.yaml"
+    if config_file.exists() and BenchmarkConfig.from_yaml(config_file) != config:
+        raise ValueError(f"{out} holds a benchmark of another config ({config_file}); choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(config_yaml(config))
+    results = ResultsFile(out / "results.csv", COLUMNS, KEY)
+    run_all(benchmark_jobs(config, out), run_job, results, workers, progress, "benchmark runs", backend)
+    write_report(results.path, out)
+    return results.path

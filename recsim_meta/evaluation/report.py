@@ -1,0 +1,228 @@
+"""The benchmark report from ``results.csv``: Markdown tables (IQM with stratified bootstrap CIs, probability of
+improvement, per-run metrics) and PNG plots (sample-efficiency curves per regime, per-domain bars)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from recsim_meta.evaluation.benchmark import METHODS, REFERENCES, REGIMES
+from recsim_meta.evaluation.statistics import probability_of_improvement_ci, stratified_bootstrap
+
+FOCUS = "meta_rl"
+TEXT_COLUMNS = ("method", "regime", "task")
+
+
+def read_results(path: str | Path) -> list[dict]:
+    """The rows of ``results.csv`` with numbers as numbers (integers for seed, budget and steps)."""
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        for name, text in row.items():
+            if name not in TEXT_COLUMNS:
+                row[name] = int(text) if name in ("seed", "budget", "steps") else float(text)
+    return rows
+
+
+def budgets_of(rows: list[dict]) -> list[int]:
+    return sorted({r["budget"] for r in rows})
+
+
+def methods_of(rows: list[dict]) -> list[str]:
+    """The methods in ``rows`` in the order of ``METHODS``."""
+    present = {r["method"] for r in rows}
+    return [m for m in METHODS if m in present]
+
+
+def regimes_of(rows: list[dict]) -> list[str]:
+    return [g for g in REGIMES if any(r["regime"] == g for r in rows)]
+
+
+def score_matrix(rows: list[dict], method: str, regime: str, budget: int, value: str = "score") -> np.ndarray | None:
+    """``(seeds, tasks)`` values of ``method`` after ``budget`` steps (budget 0 for the methods that do not learn);
+    ``None`` while a run of the grid is missing or the value is not finite (e.g. a degenerate task)."""
+    budget = 0 if method in REFERENCES else budget
+    regime_rows = [r for r in rows if r["regime"] == regime]
+    seeds = sorted({r["seed"] for r in regime_rows})
+    tasks = list(dict.fromkeys(r["task"] for r in regime_rows))
+    table = {(r["seed"], r["task"]): r[value] for r in regime_rows if (r["method"], r["budget"]) == (method, budget)}
+    if len(table) < len(seeds) * len(tasks):
+        return None
+    matrix = np.array([[table[(s, t)] for t in tasks] for s in seeds], dtype=np.float64)
+    return matrix if np.isfinite(matrix).all() else None
+
+
+def _interval(values: tuple[float, float, float] | None) -> str:
+    return "n/a" if values is None else f"{values[0]:.2f} [{values[1]:.2f}, {values[2]:.2f}]"
+
+
+def _iqm(rows: list[dict], method: str, regime: str, budget: int) -> tuple[float, float, float] | None:
+    matrix = score_matrix(rows, method, regime, budget)
+    return None if matrix is None else stratified_bootstrap(matrix)
+
+
+def score_table(rows: list[dict], regime: str) -> str:
+    """IQM oracle-normalised score [95 % CI] of each method after each budget."""
+    budgets = budgets_of(rows)
+    lines = ["| method | " + " | ".join(f"{b} steps" for b in budgets) + " |", "|---|" + "---:|" * len(budgets)]
+    for method in methods_of(rows):
+        if method in REFERENCES:
+            cells = [_interval(_iqm(rows, method, regime, 0))] + ["(no learning)"] * (len(budgets) - 1)
+        else:
+            cells = [_interval(_iqm(rows, method, regime, b)) for b in budgets]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def improvement_table(rows: list[dict], regime: str, focus: str = FOCUS) -> str:
+    """Probability that ``focus`` beats each other method (same budget) [95 % CI]; > 0.5 favours ``focus``."""
+    budgets = budgets_of(rows)
+    lines = [
+        f"| P({focus} > method) | " + " | ".join(f"{b} steps" for b in budgets) + " |",
+        "|---|" + "---:|" * len(budgets),
+    ]
+    for method in methods_of(rows):
+        if method == focus:
+            continue
+        cells = []
+        for budget in budgets:
+            x, y = score_matrix(rows, focus, regime, budget), score_matrix(rows, method, regime, budget)
+            cells.append("n/a" if x is None or y is None else _interval(probability_of_improvement_ci(x, y)))
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def metrics_table(rows: list[dict], regime: str, budget: int) -> str:
+    """Means over tasks and seeds after ``budget`` steps: return, score, CTR, session length, diversity, coverage."""
+    names = ("steps", "return", "score", "ctr", "session_length", "diversity", "coverage")
+    lines = ["| method | " + " | ".join(n.replace("_", " ") for n in names) + " |", "|---|" + "---:|" * len(names)]
+    for method in methods_of(rows):
+        mine = [
+            r
+            for r in rows
+            if (r["method"], r["regime"]) == (method, regime) and r["budget"] == (0 if method in REFERENCES else budget)
+        ]
+        if mine:
+            values = [np.array([r[n] for r in mine], dtype=np.float64) for n in names]
+            cells = [f"{np.mean(v[np.isfinite(v)]):.2f}" if np.isfinite(v).any() else "n/a" for v in values]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(rows: list[dict]) -> str:
+    budget = max(budgets_of(rows))
+    seeds, tasks = sorted({r["seed"] for r in rows}), list(dict.fromkeys(r["task"] for r in rows))
+    parts = [
+        "# Benchmark report",
+        "",
+        f"{len(seeds)} seeds x {len(tasks)} tasks ({', '.join(tasks)}); budgets are task-specific env steps. "
+        "Scores are oracle-normalised, `(R - R_random) / (R_oracle - R_random)`; aggregates are interquartile "
+        "means over tasks x seeds with 95 % stratified bootstrap confidence intervals, and probabilities of "
+        "improvement over run pairs per task (rliable's definitions). Random, popularity and the myopic oracle "
+        "do not learn. DQN acts in the single-item version of each task. `n/a`: a run of the grid is missing.",
+    ]
+    for regime in regimes_of(rows):
+        title = regime.replace("_", " ")
+        parts += [
+            "",
+            f"## {title}: IQM score",
+            "",
+            score_table(rows, regime),
+            "",
+            f"## {title}: probability of improvement of {FOCUS}",
+            "",
+            improvement_table(rows, regime),
+            "",
+            f"## {title}: metrics after {budget} steps (means)",
+            "",
+            metrics_table(rows, regime, budget),
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def plot_sample_efficiency(rows: list[dict], path: str | Path) -> None:
+    """One panel per regime: IQM score [95 % CI] against the budget; methods that do not learn as flat lines."""
+    from matplotlib import pyplot as plt
+
+    regimes, budgets = regimes_of(rows), budgets_of(rows)
+    figure, axes = plt.subplots(1, len(regimes), figsize=(5.5 * len(regimes), 4), squeeze=False)
+    for axis, regime in zip(axes[0], regimes, strict=True):
+        for method in methods_of(rows):
+            if method in REFERENCES:
+                value = _iqm(rows, method, regime, 0)
+                if value is not None:
+                    axis.axhline(value[0], linestyle="--", linewidth=1, color="grey" if method != "oracle" else "k")
+                    axis.annotate(method, (budgets[-1], value[0]), fontsize=7, ha="right", va="bottom")
+                continue
+            points = [(b, v) for b in budgets if (v := _iqm(rows, method, regime, b)) is not None]
+            if not points:
+                continue
+            x = [b for b, _ in points]
+            line = axis.plot(x, [v[0] for _, v in points], marker="o", label=method)[0]
+            axis.fill_between(
+                x, [v[1] for _, v in points], [v[2] for _, v in points], alpha=0.12, color=line.get_color()
+            )
+        axis.set_xscale("symlog", linthresh=max(1, min([b for b in budgets if b > 0], default=1)))
+        axis.set(title=regime.replace("_", " "), xlabel="task-specific env steps", ylabel="IQM oracle-normalised score")
+        axis.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _save(figure, path)
+
+
+def plot_domains(rows: list[dict], path: str | Path) -> None:
+    """Mean score per domain (over its tasks and seeds) of every method after the largest budget, as grouped bars."""
+    from matplotlib import pyplot as plt
+
+    budget = max(budgets_of(rows))
+    domains = list(dict.fromkeys(r["task"].split("/")[0] for r in rows))
+    methods = methods_of(rows)
+    figure, axis = plt.subplots(figsize=(max(6, 1.4 * len(domains) + 2), 4))
+    width = 0.8 / len(methods)
+    for m, method in enumerate(methods):
+        wanted = 0 if method in REFERENCES else budget
+        means = [
+            np.nanmean(
+                [
+                    r["score"]
+                    for r in rows
+                    if r["method"] == method and r["budget"] == wanted and r["task"].split("/")[0] == d
+                ]
+                or [np.nan]
+            )
+            for d in domains
+        ]
+        axis.bar(np.arange(len(domains)) + (m - (len(methods) - 1) / 2) * width, means, width, label=method)
+    axis.set_xticks(np.arange(len(domains)), domains)
+    axis.set(ylabel=f"mean oracle-normalised score ({budget} steps)")
+    axis.axhline(0, color="k", linewidth=0.8)
+    axis.legend(fontsize=7, ncol=2)
+    axis.grid(alpha=0.3, axis="y")
+    _save(figure, path)
+
+
+def _save(figure, path: str | Path) -> None:
+    from matplotlib import pyplot as plt
+
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_report(results: str | Path, out: str | Path) -> Path:
+    """``out/report.md``, ``out/sample_efficiency.png`` and ``out/domains.png`` from ``results``; returns the report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = read_results(results)
+    if not rows:
+        raise ValueError(f"{results} has no finished runs to report")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_sample_efficiency(rows, out / "sample_efficiency.png")
+    plot_domains(rows, out / "domains.png")
+    report = out / "report.md"
+    report.write_text(markdown_report(rows))
+    return report
