@@ -8,11 +8,18 @@ users. Writes ``--out/curves.csv`` (one row per seed, task, method and number of
 [95 % CI] over task x seed pairs.
 
     python experiments/meta_quality.py --config experiments/meta_quick.yaml --seeds 0 1 2   # the README's table
+
+``--test-adaptation STEPS SCALE`` meta-tests the same agents adapting with STEPS Meta-SGD steps at SCALE times
+their learned learning rates (``MetaRLAgent.with_adaptation``); ``--points`` and ``--curves`` choose the
+curve's points and the file name, so such a run does not replace the main curves:
+
+    python experiments/meta_quality.py --seeds 0 1 2 --test-adaptation 10 3 --points 0 5 --curves curves_10_steps
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -29,23 +36,33 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--out", type=Path, default=Path("runs/meta_quality"), help="output folder")
-    parser.add_argument("--tables-only", action="store_true", help="print the tables and plot of --out/curves.csv")
+    parser.add_argument("--tables-only", action="store_true", help="print the tables and plot of --out/<curves>.csv")
+    parser.add_argument("--test-adaptation", type=float, nargs=2, metavar=("STEPS", "SCALE"), help="test-time Meta-SGD")
+    parser.add_argument(
+        "--points", type=int, nargs="+", help="adaptation episodes of the curve (default: the config's)"
+    )
+    parser.add_argument("--curves", default="curves", help="name of the CSV and PNG in --out (default curves)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = read_rows(args.out / "curves.csv") if args.tables_only else []
+    curves = args.out / f"{args.curves}.csv"
+    rows = read_rows(curves) if args.tables_only else []
     for seed in [] if args.tables_only else args.seeds:
         config = MetaConfig.from_yaml(args.config, seed=seed)
         run = args.out / f"seed_{seed}"
         start = time.perf_counter()
         agent = meta_train(config, run, resume=True)
         trained = time.perf_counter()
+        if args.test_adaptation:
+            agent = agent.with_adaptation(int(args.test_adaptation[0]), args.test_adaptation[1])
+        if args.points:
+            config = dataclasses.replace(config, adaptation_episodes=tuple(args.points))
         rows += meta_test(agent, read_model(run / "pretrained"), config, seed)
         print(f"seed {seed}: meta-training {trained - start:.0f} s, meta-test {time.perf_counter() - trained:.0f} s")
-        write_rows(rows, args.out / "curves.csv")
-    plot_curves(rows, args.out / "curves.png")
+        write_rows(rows, curves)
+    plot_curves(rows, curves.with_suffix(".png"))
     seeds = len({r["seed"] for r in rows})
     print(
-        f"\nOracle-normalised score, mean [95% CI] over task x seed pairs ({seeds} seeds; plot: {args.out}/curves.png):\n"
+        f"\nOracle-normalised score, mean [95% CI] over task x seed pairs ({seeds} seeds; plot: {curves.with_suffix('.png')}):\n"
     )
     print(curve_table(rows, "score"))
     print("\nReturn:\n")

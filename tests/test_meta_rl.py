@@ -107,6 +107,18 @@ def test_adapt_fills_the_memory_and_adapts_the_heads(run):
     assert agent.predict(observation)[0].tolist() == base_action.tolist()
 
 
+def test_with_adaptation_scales_the_test_time_steps_and_rates_and_leaves_the_agent(run):
+    agent = MetaRLAgent.load(run / "checkpoint", MetaConfig(**TINY).make_env())
+    rates = {k: v.clone() for k, v in agent.meta.learning_rates().items()}
+    stronger = agent.with_adaptation(inner_steps=7, lr_scale=3.0)
+    assert stronger.model is agent.model and stronger.settings.inner_steps == 7
+    for name, rate in stronger.meta.learning_rates().items():
+        assert torch.allclose(rate, 3.0 * rates[name]) and torch.equal(agent.meta.learning_rates()[name], rates[name])
+    assert agent.settings.inner_steps == TINY.get("adaptation", {}).get("inner_steps", 3)
+    with pytest.raises(ValueError, match="lr_scale"):
+        agent.with_adaptation(3, 0.0)
+
+
 def test_save_load_round_trip_gives_identical_actions(run, tmp_path):
     config = MetaConfig(**TINY)
     env = config.make_env()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -457,6 +457,18 @@ class MetaRLAgent:
         rollout = self.collect([self.env], [task], [state], episodes, [seed])
         self.state = self.adapt_states(rollout, [state], mode)[0]
         return rollout
+
+    def with_adaptation(self, inner_steps: int, lr_scale: float = 1.0) -> MetaRLAgent:
+        """The same agent (sharing the model) adapting by gradient with ``inner_steps`` steps at ``lr_scale``
+        times its learned learning rates: a test-time setting (MAML practice allows more steps at test time)."""
+        if lr_scale <= 0:
+            raise ValueError(f"lr_scale must be > 0, got {lr_scale}")
+        agent = MetaRLAgent(self.model, self.env, replace(self.settings, inner_steps=inner_steps))
+        agent.meta.load_state_dict(self.meta.state_dict())
+        with torch.no_grad():
+            for value in agent.meta.log_lr.values():
+                value += math.log(lr_scale)
+        return agent
 
     def reset_task(self) -> None:
         """Forget the adapted task: empty memory, base parameters."""
