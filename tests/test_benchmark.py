@@ -149,6 +149,8 @@ def test_bad_benchmark_configs_are_named(tmp_path):
         ({"methods": ["ppo", "sac"]}, "unknown method"),
         ({"budgets": [100]}, "including 0"),
         ({"adaptation_mode": "magic"}, "adaptation_mode"),
+        ({"adaptation_steps": -1}, "adaptation_steps"),
+        ({"adaptation_lr_scale": 0}, "adaptation_lr_scale"),
         ({"eval_episodes": 0}, "eval_episodes"),
         ({"meta_config": str(tmp_path / "missing.yaml")}, "cannot read the config"),
     ]:
@@ -212,7 +214,7 @@ def test_the_report_says_n_a_for_a_missing_run():
 
 @pytest.mark.expensive
 def test_the_tiny_benchmark_runs_every_method_end_to_end_through_the_cli(tmp_path):
-    path = write_configs(tmp_path)
+    path = write_configs(tmp_path, adaptation_steps=4, adaptation_lr_scale=2.0)
     out = tmp_path / "out"
     main(["benchmark", "--config", str(path), "--out", str(out), "--workers", "2"])
     with open(out / "results.csv", newline="") as file:

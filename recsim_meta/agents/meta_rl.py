@@ -465,6 +465,7 @@ class MetaRLAgent:
             raise ValueError(f"lr_scale must be > 0, got {lr_scale}")
         agent = MetaRLAgent(self.model, self.env, replace(self.settings, inner_steps=inner_steps))
         agent.meta.load_state_dict(self.meta.state_dict())
+        agent.generator.set_state(self.generator.get_state())
         with torch.no_grad():
             for value in agent.meta.log_lr.values():
                 value += math.log(lr_scale)

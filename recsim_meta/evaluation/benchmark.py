@@ -62,7 +62,9 @@ class BenchmarkConfig:
     (``METHODS``), ``seeds``, ``budgets`` of task-specific steps, ``cohorts_per_domain`` held-out cohorts of
     each seen domain and ``test_domain_tasks`` cohorts of the left-out one, ``eval_episodes`` per run,
     ``multitask_steps`` of multi-task PPO pretraining per seed, ``adaptation_mode`` of the meta-RL agent
-    (``in_context``, ``gradient`` or ``both``) and ``greedy_epsilon`` of the greedy model's exploration.
+    (``in_context``, ``gradient`` or ``both``) with, when ``adaptation_steps`` is set, that many Meta-SGD steps at
+    ``adaptation_lr_scale`` times its learned rates (``MetaRLAgent.with_adaptation``), and ``greedy_epsilon`` of
+    the greedy model's exploration.
     """
 
     meta_config: str = "experiments/meta_quick.yaml"
@@ -76,6 +78,8 @@ class BenchmarkConfig:
     eval_episodes: int = 10
     multitask_steps: int = 20000
     adaptation_mode: str = "gradient"
+    adaptation_steps: int | None = None
+    adaptation_lr_scale: float = 1.0
     greedy_epsilon: float = 0.1
 
     def __post_init__(self) -> None:
@@ -93,6 +97,12 @@ class BenchmarkConfig:
             raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
         from recsim_meta.agents.meta_rl import MODES
 
+        if self.adaptation_steps is not None and (
+            not isinstance(self.adaptation_steps, int) or self.adaptation_steps < 0
+        ):
+            raise ValueError(f"adaptation_steps must be an integer >= 0 or null, got {self.adaptation_steps!r}")
+        if not self.adaptation_lr_scale > 0:
+            raise ValueError(f"adaptation_lr_scale must be > 0, got {self.adaptation_lr_scale!r}")
         if self.adaptation_mode not in MODES:
             raise ValueError(f"adaptation_mode must be one of {', '.join(MODES)}, got {self.adaptation_mode!r}")
         self.meta  # noqa: B018 (reads and checks the meta config now, not in the middle of a run)
@@ -201,9 +211,11 @@ def _meta_rl(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     from recsim_meta.agents.meta_rl import MetaRLAgent
 
     folder = seed_folder(Path(job["out"]), job["seed"]) / "meta" / "checkpoint"
-    agent = MetaRLAgent.load(folder, env, seed=job["train_seed"])
+    agent, config = MetaRLAgent.load(folder, env, seed=job["train_seed"]), job["config"]
+    if config.adaptation_steps is not None:
+        agent = agent.with_adaptation(config.adaptation_steps, config.adaptation_lr_scale)
     rollout = _collect_steps(agent, env, job)
-    agent.state = agent.adapt_states(rollout, [agent.state], job["config"].adaptation_mode)[0]
+    agent.state = agent.adapt_states(rollout, [agent.state], config.adaptation_mode)[0]
     return agent, 0 if rollout is None else len(rollout.reward)
 
 
@@ -338,7 +350,7 @@ def run_benchmark(
     backend: str = "processes",
 ) -> Path:
     """Train the per-seed models, run every job not yet in ``out/results.csv`` and write the report;
-    returns the path of ``results.csv``. ``workers`` and ``backend`` as in ``results.parallel_map``.
+    returns the path of ``results.csv``. ``workers`` and ``backend`` as in ``parallel.parallel_map``.
     A benchmark folder holds one config: another one is refused."""
     from recsim_meta.evaluation.report import write_report
 
