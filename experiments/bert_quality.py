@@ -27,11 +27,9 @@ import torch
 from recsim_meta.agents import PopularityPolicy, RecommenderPolicy
 from recsim_meta.agents.logged_data import InteractionLog, collect_logs, save_logs
 from recsim_meta.agents.pretraining import next_item_scores, pretrain
-from recsim_meta.envs import DOMAINS, PRESETS
+from recsim_meta.envs import DOMAINS, MULTI_DOMAIN_ID, PRESETS
 from recsim_meta.evaluation.offline import hit_rate_ndcg, popularity_scores
 from recsim_meta.evaluation.rollout import evaluation_tasks, mean_ci, run_on_tasks
-
-MULTI_DOMAIN = "recsim_meta/MultiDomain-v0"
 
 
 def offline_table(train: InteractionLog, test: InteractionLog, models: dict[str, RecommenderPolicy]) -> str:
@@ -86,7 +84,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
 
-    env = gym.make(MULTI_DOMAIN)
+    env = gym.make(MULTI_DOMAIN_ID)
     train = collect_logs(env, args.episodes, seed=args.seed)
     test = collect_logs(env, args.test_episodes, seed=args.seed + 100_000)
     save_logs(train, args.out / "train_logs.npz")

@@ -1,4 +1,5 @@
-"""YAML config files for frozen dataclasses: unknown keys are named with the accepted ones."""
+"""YAML files: mappings read with clear errors, and configs of frozen dataclasses whose unknown keys are named
+with the accepted ones."""
 
 from __future__ import annotations
 
@@ -11,15 +12,22 @@ import yaml
 Config = TypeVar("Config")
 
 
-def read_config(cls: type[Config], path: str | Path, **overrides: Any) -> Config:
-    """``cls(**values)`` from the mapping in ``path`` updated with ``overrides``; ``ValueError`` naming a file that
-    cannot be read, a file that is not a mapping, or unknown keys (with the accepted ones)."""
+def read_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """The YAML mapping in ``path`` (empty for an empty file); ``ValueError`` naming a file that cannot be read
+    or parsed, or that holds something else than a mapping. ``what`` names the file in the message."""
     try:
         values = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"cannot read the config {path}: {error}") from None
+        raise ValueError(f"cannot read the {what} {path}: {error}") from None
     if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of config keys, got {type(values).__name__}")
+        raise ValueError(f"{path} must hold a mapping of {what} keys, got {type(values).__name__}")
+    return values
+
+
+def read_config(cls: type[Config], path: str | Path, **overrides: Any) -> Config:
+    """``cls(**values)`` from the mapping in ``path`` updated with ``overrides``; ``ValueError`` naming a file that
+    cannot be read, a file that is not a mapping, or unknown keys (with the accepted ones)."""
+    values = read_mapping(path)
     values.update(overrides)
     accepted = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(accepted))

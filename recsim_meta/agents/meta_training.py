@@ -34,8 +34,8 @@ from recsim_meta.agents.meta_rl import AdaptationSettings, MetaRLAgent
 from recsim_meta.agents.pretraining import pretrain
 from recsim_meta.agents.recommender_policy import atomic_directory, read_model, write_model
 from recsim_meta.config_files import config_yaml, read_config
+from recsim_meta.envs import MULTI_DOMAIN_ID
 
-MULTI_DOMAIN = "recsim_meta/MultiDomain-v0"
 TRAINING_FILE = "training.json"
 OPTIMIZER_FILE = "optimizer.pt"
 MODEL_SIZES = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "context_length")
@@ -113,7 +113,7 @@ class MetaConfig:
     def make_env(self, split: str = "train", **overrides: Any) -> gym.Env:
         """``MultiDomain-v0`` with this config's tasks; ``overrides`` are ``DomainConfig`` fields (e.g. ``slate_size``)."""
         return gym.make(
-            MULTI_DOMAIN,
+            MULTI_DOMAIN_ID,
             split=split,
             held_out_domain=self.held_out_domain,
             num_cohorts=self.num_cohorts,

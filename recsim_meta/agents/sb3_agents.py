@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import yaml
 from safetensors.torch import save_file
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from recsim_meta.agents.recommender_policy import atomic_directory, read_safetensors
+from recsim_meta.config_files import read_mapping
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
 ZOO_ONLY = ("n_timesteps", "normalize", "n_envs", "env_wrapper", "frame_stack", "callback")
@@ -31,10 +31,7 @@ def read_hyperparameters(folder: str | os.PathLike, algorithm: str, env_id: str)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; accepted: {', '.join(ALGORITHMS)}")
     path = Path(folder) / f"{algorithm}.yml"
-    try:
-        table = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"cannot read the hyperparameters {path}: {error}") from None
+    table = read_mapping(path, "hyperparameters")
     if env_id not in table:
         raise ValueError(f"{path} has no entry for {env_id!r}; it has: {', '.join(map(str, table))}")
     return {k: v for k, v in table[env_id].items() if k not in ZOO_ONLY}

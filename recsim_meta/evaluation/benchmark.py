@@ -36,7 +36,7 @@ import torch
 from recsim_meta.agents.baselines import BASELINES
 from recsim_meta.agents.greedy import GreedyOneStepModel
 from recsim_meta.config_files import config_yaml, read_config
-from recsim_meta.envs import PRESETS
+from recsim_meta.envs import MULTI_DOMAIN_ID, PRESETS
 from recsim_meta.envs.wrappers import FixedTask
 from recsim_meta.evaluation.metrics import SlateMetrics
 from recsim_meta.evaluation.results import ResultsFile, run_all
@@ -50,7 +50,6 @@ REGIMES = ("held_out_cohorts", "held_out_domain")
 KEY = ("method", "regime", "task", "seed", "budget")
 METRICS = ("return", "random", "oracle", "score", "ctr", "session_length", "diversity", "coverage")
 COLUMNS = (*KEY, "steps", *METRICS, "seconds")
-MULTITASK_ENV_ID = "recsim_meta/MultiDomain-v0"
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def ensure_shared_model(job: dict[str, Any]) -> None:
         elif not (folder / "multitask_ppo").is_dir():
             from recsim_meta.agents.sb3_agents import make_agent, read_hyperparameters, save_policy
 
-            hyperparameters = read_hyperparameters(config.hyperparameters, "ppo", MULTITASK_ENV_ID)
+            hyperparameters = read_hyperparameters(config.hyperparameters, "ppo", MULTI_DOMAIN_ID)
             agent = make_agent("ppo", config.meta.make_env(), hyperparameters, seed, Path(job["out"]) / "tensorboard")
             agent.learn(config.multitask_steps, tb_log_name=f"multitask_ppo_seed{seed}")
             save_policy(agent, folder / "multitask_ppo")

@@ -40,10 +40,15 @@ def regimes_of(rows: list[dict]) -> list[str]:
     return [g for g in REGIMES if any(r["regime"] == g for r in rows)]
 
 
+def runs_budget(method: str, budget: int) -> int:
+    """The budget of the runs that stand for ``method`` after ``budget`` steps: 0 for the methods that do not learn."""
+    return 0 if method in REFERENCES else budget
+
+
 def score_matrix(rows: list[dict], method: str, regime: str, budget: int, value: str = "score") -> np.ndarray | None:
     """``(seeds, tasks)`` values of ``method`` after ``budget`` steps (budget 0 for the methods that do not learn);
     ``None`` while a run of the grid is missing or the value is not finite (e.g. a degenerate task)."""
-    budget = 0 if method in REFERENCES else budget
+    budget = runs_budget(method, budget)
     regime_rows = [r for r in rows if r["regime"] == regime]
     seeds = sorted({r["seed"] for r in regime_rows})
     tasks = list(dict.fromkeys(r["task"] for r in regime_rows))
@@ -100,9 +105,7 @@ def metrics_table(rows: list[dict], regime: str, budget: int) -> str:
     lines = ["| method | " + " | ".join(n.replace("_", " ") for n in names) + " |", "|---|" + "---:|" * len(names)]
     for method in methods_of(rows):
         mine = [
-            r
-            for r in rows
-            if (r["method"], r["regime"]) == (method, regime) and r["budget"] == (0 if method in REFERENCES else budget)
+            r for r in rows if (r["method"], r["regime"], r["budget"]) == (method, regime, runs_budget(method, budget))
         ]
         if mine:
             values = [np.array([r[n] for r in mine], dtype=np.float64) for n in names]
@@ -181,13 +184,13 @@ def plot_domains(rows: list[dict], path: str | Path) -> None:
     figure, axis = plt.subplots(figsize=(max(6, 1.4 * len(domains) + 2), 4))
     width = 0.8 / len(methods)
     for m, method in enumerate(methods):
-        wanted = 0 if method in REFERENCES else budget
         means = [
             np.nanmean(
                 [
                     r["score"]
                     for r in rows
-                    if r["method"] == method and r["budget"] == wanted and r["task"].split("/")[0] == d
+                    if (r["method"], r["budget"]) == (method, runs_budget(method, budget))
+                    and r["task"].split("/")[0] == d
                 ]
                 or [np.nan]
             )
