@@ -7,10 +7,14 @@ import tracemalloc
 import gymnasium as gym
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 import recsim_meta
 from recsim_meta import RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
+from recsim_meta.envs.world import SMALL_BATCH, found_in, repeats_earlier
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
 
@@ -164,3 +168,22 @@ def test_memory_stays_flat_over_many_steps():
     growth = tracemalloc.get_traced_memory()[0] - start
     tracemalloc.stop()
     assert growth < 256 * 1024, growth
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.int64, st.tuples(st.just(SMALL_BATCH + 3), st.integers(1, 6)), elements=st.integers(-1, 4)),
+    arrays(np.int64, st.tuples(st.just(SMALL_BATCH + 3), st.integers(1, 6)), elements=st.integers(-1, 4)),
+)
+def test_batched_duplicate_masks_agree_with_row_by_row_ones(rows, pool):
+    """Large batches take the column-by-column path; one row at a time takes the broadcast one."""
+    expected_repeats = [[value in row[:slot] for slot, value in enumerate(row)] for row in rows.tolist()]
+    np.testing.assert_array_equal(repeats_earlier(rows), expected_repeats)
+    np.testing.assert_array_equal(np.concatenate([repeats_earlier(row[None]) for row in rows]), expected_repeats)
+    expected_found = [
+        [value in other for value in row] for row, other in zip(rows.tolist(), pool.tolist(), strict=True)
+    ]
+    np.testing.assert_array_equal(found_in(rows, pool), expected_found)
+    np.testing.assert_array_equal(
+        np.concatenate([found_in(r[None], p[None]) for r, p in zip(rows, pool, strict=True)]), expected_found
+    )

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass, fields
 
@@ -102,9 +103,33 @@ def sample_distinct(rng: np.random.Generator, num_items: int, size: int, rows: i
     return draws
 
 
-def repeats_earlier(rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
-    """``(B, S)`` mask of entries equal to an entry before them in their row; ``earlier = np.tri(S, k=-1)``."""
-    return ((rows[:, :, None] == rows[:, None, :]) & earlier).any(axis=2)
+SMALL_BATCH = 32  # below this many rows one broadcast comparison is cheapest; above, column by column
+
+
+def found_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``(B, S)`` mask of the entries of ``values`` that occur in the same row of ``pool`` ``(B, R)``."""
+    if len(values) < SMALL_BATCH:
+        return (values[:, :, None] == pool[:, None, :]).any(axis=2)
+    found = values == pool[:, :1]  # numpy reduces short axes slowly: compare one pool column at a time
+    for column in range(1, pool.shape[1]):
+        found |= values == pool[:, column : column + 1]
+    return found
+
+
+def repeats_earlier(rows: np.ndarray) -> np.ndarray:
+    """``(B, S)`` mask of entries equal to an entry before them in their row."""
+    if len(rows) < SMALL_BATCH:
+        return ((rows[:, :, None] == rows[:, None, :]) & _earlier(rows.shape[1])).any(axis=2)
+    repeats = np.zeros(rows.shape, dtype=bool)
+    for column in range(1, rows.shape[1]):
+        repeats[:, column] = found_in(rows[:, column : column + 1], rows[:, :column])[:, 0]
+    return repeats
+
+
+@functools.cache
+def _earlier(size: int) -> np.ndarray:
+    """``(S, S)`` mask whose entry ``[i, j]`` says slot ``j`` comes before slot ``i``."""
+    return np.tri(size, k=-1, dtype=bool)
 
 
 def feature_names(config: DomainConfig) -> tuple[str, ...]:
@@ -182,9 +207,6 @@ class World:
         self.respond = RESPONSES[config.response]
         self.choice_probabilities = CHOICE_MODELS[config.choice_model]
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
-        # masks for repeats_earlier: entry [i, j] says slot j comes before slot i
-        self.earlier_in_slate = np.tri(config.slate_size, k=-1, dtype=bool)
-        self.earlier_in_related = np.tri(config.related_candidates, k=-1, dtype=bool)
         self.dynamics = config.dynamics()
 
     # ----------------------------------------------------------------- set-up helpers
@@ -263,18 +285,21 @@ class World:
         degree = np.where(clicked.any(axis=1), self.degree[source], 0)
         slot = (rng.random((num_sessions, r)) * degree[:, None]).astype(np.int64)
         related = np.where(slot < degree[:, None], self.neighbours[source[:, None], slot], -1)
-        related[repeats_earlier(related, self.earlier_in_related)] = -1
+        related[repeats_earlier(related)] = -1
         # related items first, then the uniform draws that do not repeat one of them
         pool = np.concatenate([related, uniform], axis=1)
-        dropped = np.concatenate([related < 0, (uniform[:, :, None] == related[:, None, :]).any(axis=2)], axis=1)
-        keep = np.argsort(dropped, axis=1, kind="stable")[:, :m]
-        return np.take_along_axis(pool, keep, axis=1)
+        kept = np.concatenate([related >= 0, ~found_in(uniform, related)], axis=1)
+        kept &= np.cumsum(kept, axis=1) <= m  # every row keeps at least m: its m distinct uniform draws
+        return pool[kept].reshape(num_sessions, m)
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
         columns = [np.log1p(s.steps), s.clicks / np.maximum(s.steps, 1), s.last_reward, np.log1p(s.time_spent)]
-        user = np.stack(columns + [s.users.traits[name] for name in self.config.observed_traits], axis=1)
-        features = self.item_features[s.candidates]
+        columns += [s.users.traits[name] for name in self.config.observed_traits]
+        user = np.empty((len(s.candidates), len(columns)), dtype=np.float32)
+        for index, column in enumerate(columns):  # faster than np.stack for few sessions
+            user[:, index] = column
+        features = np.take(self.item_features, s.candidates, axis=0)  # np.take: faster than indexing for rows
         if self.social is not None:
             features[:, :, -1] = self.social.signal[s.member[:, None], s.candidates]
         return {
@@ -282,7 +307,7 @@ class World:
             "candidate_features": features.reshape(len(s.candidates), -1),
             "history_ids": s.history_ids.copy(),
             "history_responses": s.history_responses.reshape(len(s.candidates), -1).copy(),
-            "user_features": user.astype(np.float32),
+            "user_features": user,
         }
 
     # ----------------------------------------------------------------- user model
@@ -296,7 +321,7 @@ class World:
         """
         users = s.users
         vectors = self.fused_vectors if kg_aware else self.catalog.vectors
-        affinity = np.einsum("bd,bsd->bs", users.interest, vectors[items])
+        affinity = np.einsum("bd,bsd->bs", users.interest, np.take(vectors, items, axis=0))
         if kg_aware:
             affinity += self.kg_boost(s, items)
         rows = np.arange(len(items))[:, None]
@@ -335,7 +360,8 @@ class World:
         if not self.config.relations:
             return 0.0
         weights = s.history_responses[:, :, 0] * self.boost_weights  # clicked * decay^age
-        related = self.boosts[s.history_ids[:, :, None], items[:, None, :]]  # (B, H, S)
+        # boosts[history, items] as (B, H, S); -1 (empty history, weight 0) indexes the last row, like numpy
+        related = np.take(self.boosts, s.history_ids[:, :, None] * self.config.num_items + items[:, None, :])
         return np.einsum("bh,bhs->bs", weights, related)
 
     def consumption(self, s: Sessions, items: np.ndarray, affinity: np.ndarray) -> Consumption:
@@ -368,7 +394,7 @@ class World:
         batch = np.arange(len(slates))
         items = s.candidates[batch[:, None], slates]
         utility, affinity = self.utilities(s, items)
-        empty = repeats_earlier(slates, self.earlier_in_slate)
+        empty = repeats_earlier(slates)
         utility = np.where(empty, -np.inf, utility + self.position_bias)
         pick = sample_choice(rng, self.slate_choice(utility))
         clicked = pick < slates.shape[1]
@@ -389,7 +415,7 @@ class World:
             self.dynamics,
             interest_mean=self.interest_mean,
             clicked=clicked,
-            item_vectors=self.fused_vectors[item],
+            item_vectors=np.take(self.fused_vectors, item, axis=0),
             item_topics=self.catalog.topics[item],
             received_utility=consumed.quality + cfg.satisfaction_affinity * consumed.affinity,
             engagement=engagement,
@@ -398,7 +424,8 @@ class World:
         s.history_ids[:, :-1] = s.history_ids[:, 1:]
         s.history_ids[:, -1] = np.where(clicked, item, items[:, 0])
         s.history_responses[:, :-1] = s.history_responses[:, 1:]
-        s.history_responses[:, -1] = np.stack([clicked, reward, engagement], axis=1)
+        for column, value in enumerate((clicked, reward, engagement)):  # RESPONSE_COLUMNS
+            s.history_responses[:, -1, column] = value
         s.steps += 1
         s.clicks += clicked
         s.time_spent += np.where(clicked, response.time, cfg.no_click_cost)

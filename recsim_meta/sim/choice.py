@@ -11,7 +11,10 @@ import numpy as np
 
 def mnl_probabilities(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
     """Multinomial logit over the slate plus a no-click option of utility ``no_click_utility``."""
-    scores = np.concatenate([utilities, np.full(utilities.shape[:-1] + (1,), no_click_utility)], axis=-1) * temperature
+    scores = np.empty(utilities.shape[:-1] + (utilities.shape[-1] + 1,))
+    scores[..., :-1] = utilities
+    scores[..., -1] = no_click_utility
+    scores *= temperature
     scores = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(scores)
     return weights / weights.sum(axis=-1, keepdims=True)
