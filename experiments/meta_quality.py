@@ -14,6 +14,9 @@ their learned learning rates (``MetaRLAgent.with_adaptation``); ``--points`` and
 curve's points and the file name, so such a run does not replace the main curves:
 
     python experiments/meta_quality.py --seeds 0 1 2 --test-adaptation 10 3 --points 0 5 --curves curves_10_steps
+
+Every run also has ``meta_finetuned`` (the baseline's fine-tuning from the meta-learned weights) and prints
+each method's score minus the fine-tuned baseline's on the same task, seed and users.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ import torch
 
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.recommender_policy import read_model
-from recsim_meta.evaluation.adaptation import curve_table, meta_test, plot_curves, read_rows, write_rows
+from recsim_meta.evaluation.adaptation import (
+    curve_table,
+    meta_test,
+    paired_difference_table,
+    plot_curves,
+    read_rows,
+    write_rows,
+)
 
 
 def main() -> None:
@@ -67,6 +77,8 @@ def main() -> None:
     print(curve_table(rows, "score"))
     print("\nReturn:\n")
     print(curve_table(rows, "return"))
+    print("\nScore minus the fine-tuned baseline's on the same task, seed and users, mean [95% CI] (share ahead):\n")
+    print(paired_difference_table(rows))
 
 
 if __name__ == "__main__":

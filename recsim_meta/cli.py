@@ -44,7 +44,12 @@ def main(argv: list[str] | None = None) -> None:
     adapt_parser.add_argument("--checkpoint", required=True, help="a saved agent, e.g. runs/meta/checkpoint")
     adapt_parser.add_argument("--task", required=True, help="DOMAIN/COHORT, e.g. video/3 (cohorts of the run's config)")
     adapt_parser.add_argument("--episodes", type=int, default=5, help="adaptation episodes (default 5)")
-    adapt_parser.add_argument("--mode", default="both", help="in_context, gradient or both (default both)")
+    adapt_parser.add_argument(
+        "--mode",
+        default="both",
+        help="in_context, gradient, both, or finetune (every parameter, Adam, the config's finetune_steps "
+        "and finetune_lr) (default both)",
+    )
     adapt_parser.add_argument("--eval-episodes", type=int, default=20, help="greedy episodes before and after")
     adapt_parser.add_argument("--seed", type=int, default=0)
     bench_parser = commands.add_parser(
@@ -127,14 +132,18 @@ def adapt_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             f"--task must be DOMAIN/COHORT with DOMAIN one of {', '.join(recsim_meta.envs.DOMAINS)} "
             f"and COHORT in 0..{config.num_cohorts - 1}, got {args.task!r}"
         )
-    if args.mode not in MODES:
-        parser.error(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
+    if args.mode not in (*MODES, "finetune"):
+        parser.error(f"--mode must be one of {', '.join(MODES)}, finetune, got {args.mode!r}")
     task = sample_tasks(domain, config.num_cohorts, config.task_seed)[int(cohort)]
     env = config.make_env()
     agent = MetaRLAgent.load(checkpoint, env, seed=args.seed)
     options = {"task": task}
     before = run_episodes(env, agent, args.eval_episodes, 1_000_000 + args.seed, options)
-    agent.adapt(args.episodes, task, args.mode, seed=2_000_000 + args.seed)
+    if args.mode == "finetune":
+        rollout = agent.collect([env], [task], [agent.new_state()], args.episodes, [2_000_000 + args.seed])
+        agent = agent.finetuned(rollout, config.finetune_steps, config.finetune_lr)
+    else:
+        agent.adapt(args.episodes, task, args.mode, seed=2_000_000 + args.seed)
     after = run_episodes(env, agent, args.eval_episodes, 1_000_000 + args.seed, options)
     print(f"task {args.task}, {args.episodes} adaptation episodes, mode {args.mode}:")
     for name, stats in (("before", before), ("after", after)):

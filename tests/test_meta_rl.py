@@ -23,7 +23,14 @@ from recsim_meta.agents.meta_rl import MetaRLAgent, TaskMemory, slate_log_prob
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.recommender_policy import RecommenderPolicy, read_model
 from recsim_meta.cli import main as cli
-from recsim_meta.evaluation.adaptation import COLUMNS, FINETUNED, meta_test
+from recsim_meta.evaluation.adaptation import (
+    COLUMNS,
+    FINETUNED,
+    META_FINETUNED,
+    curve_table,
+    meta_test,
+    paired_difference_table,
+)
 from recsim_meta.sim.tasks import sample_tasks
 
 
@@ -119,6 +126,22 @@ def test_with_adaptation_scales_the_test_time_steps_and_rates_and_leaves_the_age
         agent.with_adaptation(3, 0.0)
 
 
+def test_finetuned_trains_a_copy_of_every_parameter_and_leaves_the_agent(run):
+    config = MetaConfig(**TINY)
+    env = config.make_env()
+    agent = MetaRLAgent.load(run / "checkpoint", env)
+    before = {k: v.clone() for k, v in agent.model.state_dict().items()}
+    rollout = agent.collect([env], [env.unwrapped.splits.test_domain[0]], [agent.new_state()], 1, [3])
+    tuned = agent.finetuned(rollout, steps=3, learning_rate=1e-2)
+    assert tuned.model is not agent.model
+    assert all(torch.equal(v, before[k]) for k, v in agent.model.state_dict().items())
+    after = tuned.model.state_dict()
+    for name in ("bert.encoder.layer.0.output.dense.weight", "candidate_head.0.weight", "item_embeddings.weight"):
+        assert not torch.equal(after[name], before[name]), name
+    observation, _ = env.reset(seed=5)
+    assert env.action_space.contains(tuned.predict(observation)[0])
+
+
 def test_save_load_round_trip_gives_identical_actions(run, tmp_path):
     config = MetaConfig(**TINY)
     env = config.make_env()
@@ -206,13 +229,13 @@ def test_meta_test_writes_curves_for_every_method_and_point(run):
     rows = meta_test(agent, baseline, config, seed=0, progress=False)
     assert all(set(r) == set(COLUMNS) for r in rows)
     tasks = len(config.make_env().unwrapped.splits.test_cohorts) + config.test_domain_tasks
-    assert len(rows) == tasks * 2 * 4  # tasks x points x (three modes + fine-tuned)
-    assert {r["method"] for r in rows} == {"in_context", "gradient", "both", FINETUNED}
+    assert len(rows) == tasks * 2 * 5  # tasks x points x (three modes + the two fine-tuned)
+    assert {r["method"] for r in rows} == {"in_context", "gradient", "both", FINETUNED, META_FINETUNED}
     assert {r["regime"] for r in rows} == {"held_out_cohorts", "held_out_domain"}
     assert all(np.isfinite(r["score"]) for r in rows)
     assert np.mean([r["oracle"] for r in rows]) > np.mean([r["random"] for r in rows])
     zero = {r["method"]: r["return"] for r in rows if r["episodes"] == 0 and r["task"] == rows[0]["task"]}
-    assert zero["in_context"] == zero["gradient"] == zero["both"]  # nothing to adapt on yet
+    assert zero["in_context"] == zero["gradient"] == zero["both"] == zero[META_FINETUNED]  # nothing to adapt on yet
     assert all(torch.equal(v, reference[k]) for k, v in baseline.state_dict().items())  # fine-tuning copies
 
 
@@ -221,6 +244,23 @@ def test_cli_adapt_reports_before_and_after(run, capsys):
     cli(["adapt", "--checkpoint", str(run / "checkpoint"), "--task", task, "--episodes", "1", "--eval-episodes", "2"])
     out = capsys.readouterr().out
     assert "before: mean return" in out and "after: mean return" in out
+    cli(["adapt", "--checkpoint", str(run / "checkpoint"), "--task", task, "--episodes", "1", "--mode", "finetune"])
+    assert "mode finetune" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli(["adapt", "--checkpoint", str(run / "checkpoint"), "--task", task, "--mode", "everything"])
+    assert "finetune" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli(["adapt", "--checkpoint", str(run / "checkpoint"), "--task", "cinema/1"])
     assert "DOMAIN one of" in capsys.readouterr().err
+
+
+def test_tables_average_over_tasks_and_seeds_and_pair_methods_on_the_same_users():
+    rows = [
+        {"regime": "r", "method": method, "episodes": 5, "task": task, "seed": seed, "score": score}
+        for method, scores in ((FINETUNED, [0.1, 0.5, 0.3, 0.7]), ("gradient", [0.3, 0.4, 0.6, 0.9]))
+        for (task, seed), score in zip([("a", 0), ("b", 0), ("a", 1), ("b", 1)], scores, strict=True)
+    ]
+    assert "| r | gradient | 0.550 [" in curve_table(rows)
+    table = paired_difference_table(rows)
+    assert "| r | gradient | +0.150 [" in table and "(75%)" in table  # differences 0.2, -0.1, 0.3, 0.2
+    assert FINETUNED not in table.splitlines()[2]

@@ -19,6 +19,10 @@ sensitivity, risk tolerance, ...). First order by default (the inner gradient is
 meta-gradient, FOMAML; the learning rates still get a gradient), second order (``second_order=True``) as
 an option.
 
+**Fine-tuning** (``MetaRLAgent.finetuned``): Adam on every parameter, the same slate losses, from the
+meta-learned initialisation; slower and heavier than Meta-SGD (a copy of the model per task) but it moves
+the encoder too, which a new domain needs.
+
 **Meta-training** (``MetaRLAgent.meta_step``): for a batch of tasks, support episodes with the base
 parameters, adaptation, then query episodes with the adapted parameters and the memory carried over; PPO
 (clipped ratio, GAE, the recommender's value head) plus the slate losses as an auxiliary term, on both
@@ -29,6 +33,7 @@ support episodes), so domains with large rewards do not drown the others.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -470,6 +475,23 @@ class MetaRLAgent:
             for value in agent.meta.log_lr.values():
                 value += math.log(lr_scale)
         return agent
+
+    def finetuned(self, rollout: Rollout, steps: int, learning_rate: float) -> MetaRLAgent:
+        """A new agent whose model is a copy of this one's trained for ``steps`` full-batch Adam steps of the
+        slate losses on ``rollout`` (one task's steps, seen with an empty memory, as the model then acts):
+        plain fine-tuning of every parameter, here from the meta-learned initialisation (Reptile's test-time
+        procedure); the same on a pretrained recommender is the baseline. This agent is unchanged."""
+        model = copy.deepcopy(self.model)
+        batch = replace(rollout.batch, context_tokens=None, context_responses=None)
+        targets = slate_targets(rollout, rms_reward(rollout.reward))
+        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+        model.eval()
+        for _ in range(steps):
+            loss = sum(slate_losses(model(batch), *targets).values())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return MetaRLAgent(model, self.env, self.settings)
 
     def reset_task(self) -> None:
         """Forget the adapted task: empty memory, base parameters."""

@@ -4,21 +4,21 @@ For every held-out task (held-out cohorts of the seen domains; cohorts of the le
 agent plays ``max(points)`` adaptation episodes of the task with sampled slates, its memory filling as it
 goes. After the first ``k`` of them (``k`` in ``points``) it is adapted in each mode (``in_context``: the
 memory; ``gradient``: Meta-SGD steps on those episodes; ``both``) and plays ``eval_episodes`` greedy
-episodes. The baseline, the same recommender pretrained on the pooled training tasks without
-meta-learning, is fine-tuned (Adam on all parameters, the supervised slate losses) on the very same
-``k`` episodes and evaluated on the same users (paired seeds), as are the random policy and the myopic
-oracle, which give the oracle-normalised score ``(R - R_random) / (R_oracle - R_random)``.
+episodes. The baseline (``finetuned``), the same recommender pretrained on the pooled training tasks
+without meta-learning, is fine-tuned (``MetaRLAgent.finetuned``: Adam on all parameters, the supervised
+slate losses) on the very same ``k`` episodes, and so is the meta-trained agent (``meta_finetuned``: the
+same fine-tuning from the meta-learned initialisation); all are evaluated on the same users (paired
+seeds), as are the random policy and the myopic oracle, which give the oracle-normalised score
+``(R - R_random) / (R_oracle - R_random)``.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
-import dataclasses
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from recsim_meta.agents.baselines import BASELINES
@@ -29,36 +29,20 @@ from recsim_meta.agents.meta_rl import (
     Rollout,
     TaskState,
     concat_rollouts,
-    slate_targets,
 )
 from recsim_meta.agents.meta_training import MetaConfig
-from recsim_meta.agents.pretraining import rms_reward, slate_losses
 from recsim_meta.evaluation.rollout import mean_ci, run_episodes
 
 FINETUNED = "finetuned"
+META_FINETUNED = "meta_finetuned"
 COLUMNS = ("seed", "regime", "task", "method", "episodes", "return", "random", "oracle", "score")
-
-
-def finetune(model: BertRecommender, rollout: Rollout, steps: int, learning_rate: float) -> BertRecommender:
-    """A copy of ``model`` trained for ``steps`` full-batch Adam steps of the slate losses on ``rollout``
-    (one task's steps, seen with an empty memory, as the model acts)."""
-    model = copy.deepcopy(model)
-    batch = dataclasses.replace(rollout.batch, context_tokens=None, context_responses=None)
-    targets = slate_targets(rollout, rms_reward(rollout.reward))
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    model.eval()
-    for _ in range(steps):
-        loss = sum(slate_losses(model(batch), *targets).values())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model
 
 
 def meta_test(
     agent: MetaRLAgent, baseline: BertRecommender, config: MetaConfig, seed: int = 0, progress: bool = True
 ) -> list[dict]:
-    """Rows of ``COLUMNS``: one per task, method (``MODES`` and ``finetuned``) and number of adaptation episodes."""
+    """Rows of ``COLUMNS``: one per task, method (``MODES``, ``finetuned``, ``meta_finetuned``) and number of
+    adaptation episodes."""
     splits = config.make_env().unwrapped.splits
     regimes = {
         "held_out_cohorts": splits.test_cohorts,
@@ -106,24 +90,25 @@ def meta_test(
         )
         memories[e + 1] = [copy.deepcopy(s.memory) for s in states]
 
+    def evaluate_finetuned(actor: MetaRLAgent, adaptation: Rollout, i: int) -> float:
+        mine = adaptation.select(np.flatnonzero(adaptation.slot == i))
+        tuned = actor.finetuned(mine, config.finetune_steps, config.finetune_lr)
+        return evaluate(tuned, [tuned.new_state()], [i])[0]
+
     returns: dict[tuple[str, int], np.ndarray] = {}
-    bar = tqdm(total=len(points) * (len(MODES) + 1), desc="meta-test", disable=not progress)
+    bar = tqdm(total=len(points) * (len(MODES) + 2), desc="meta-test", disable=not progress)
     for k in points:
         adaptation = concat_rollouts(episodes[:k]) if k else None
         for mode in MODES:
             adapted = agent.adapt_states(adaptation, [TaskState(m) for m in memories[k]], mode)
             returns[(mode, k)] = evaluate(agent, adapted, list(slots))
             bar.update()
-        if adaptation is None:
-            returns[(FINETUNED, k)] = evaluate(base, fresh, list(slots))
-        else:
-            values = []
-            for i in slots:
-                mine = adaptation.select(np.flatnonzero(adaptation.slot == i))
-                tuned = MetaRLAgent(finetune(baseline, mine, config.finetune_steps, config.finetune_lr), agent.env)
-                values.append(evaluate(tuned, [tuned.new_state()], [i])[0])
-            returns[(FINETUNED, k)] = np.array(values)
-        bar.update()
+        for method, actor in ((FINETUNED, base), (META_FINETUNED, agent)):
+            if adaptation is None:
+                returns[(method, k)] = evaluate(actor, fresh, list(slots))
+            else:
+                returns[(method, k)] = np.array([evaluate_finetuned(actor, adaptation, i) for i in slots])
+            bar.update()
     bar.close()
 
     rows = []
@@ -169,6 +154,32 @@ def curve_table(rows: list[dict], value: str = "score") -> str:
                 values = [r[value] for r in rows if (r["regime"], r["method"], r["episodes"]) == (regime, method, k)]
                 mean, low, high = mean_ci(np.array(values))
                 cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]")
+            lines.append(f"| {regime} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired_difference_table(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> str:
+    """Markdown: per regime, method and point, the mean of ``value`` minus the ``reference`` method's on the same
+    task, seed and point (same users) [95 % CI], and the share of those pairs where the method is ahead."""
+    keyed = {(r["regime"], r["method"], r["episodes"], r["task"], r["seed"]): r[value] for r in rows}
+    points = sorted({r["episodes"] for r in rows})
+    lines = [
+        "| regime | method | " + " | ".join(f"{k} episodes: minus {reference} (ahead)" for k in points) + " |",
+        "|---|---|" + "---:|" * len(points),
+    ]
+    for regime in dict.fromkeys(r["regime"] for r in rows):
+        for method in dict.fromkeys(r["method"] for r in rows if r["method"] != reference):
+            cells = []
+            for k in points:
+                differences = np.array(
+                    [
+                        keyed[(regime, method, k, task, seed)] - keyed[(regime, reference, k, task, seed)]
+                        for (g, m, e, task, seed) in keyed
+                        if (g, m, e) == (regime, method, k)
+                    ]
+                )
+                mean, low, high = mean_ci(differences)
+                cells.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}] ({np.mean(differences > 0):.0%})")
             lines.append(f"| {regime} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -195,7 +195,6 @@ def _sb3(algorithm: str) -> Learner:
 def _bert(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     from recsim_meta.agents.meta_rl import MetaRLAgent
     from recsim_meta.agents.recommender_policy import read_model
-    from recsim_meta.evaluation.adaptation import finetune
 
     meta = job["config"].meta
     model = read_model(seed_folder(Path(job["out"]), job["seed"]) / "meta" / "pretrained")
@@ -203,7 +202,7 @@ def _bert(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     rollout = _collect_steps(agent, env, job)
     if rollout is None:
         return agent, 0
-    return MetaRLAgent(finetune(model, rollout, meta.finetune_steps, meta.finetune_lr), env), len(rollout.reward)
+    return agent.finetuned(rollout, meta.finetune_steps, meta.finetune_lr), len(rollout.reward)
 
 
 def _meta_rl(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
