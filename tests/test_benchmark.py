@@ -196,6 +196,13 @@ def test_a_small_benchmark_writes_results_report_and_plots_and_a_rerun_skips_it(
     other = BenchmarkConfig.from_yaml(write_configs(tmp_path, methods=["random"]))
     with pytest.raises(ValueError, match="another config"):
         run_benchmark(other, out, progress=False)
+    # appending a method keeps every finished run (training seeds depend on a method's place in the list)
+    extended = BenchmarkConfig.from_yaml(
+        write_configs(tmp_path, methods=["random", "oracle", "greedy", "a2c", "popularity"])
+    )
+    run_benchmark(extended, out, progress=False)
+    after = (out / "results.csv").read_text()
+    assert after.startswith(before) and len(read_results(out / "results.csv")) == len(rows) + 2 * 6
 
 
 def test_the_report_says_n_a_for_a_missing_run():
@@ -220,9 +227,10 @@ def test_the_tiny_benchmark_runs_every_method_end_to_end_through_the_cli(tmp_pat
     with open(out / "results.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert {r["method"] for r in rows} == set(METHODS)
-    assert len(rows) == 2 * 6 * (3 + 7 * 2)
+    assert len(rows) == 2 * 6 * (3 + 8 * 2)
     report = (out / "report.md").read_text()
-    assert "P(meta_rl > method)" in report and "| n/a" not in report.split("metrics after")[0]
+    assert "P(meta_rl > method)" in report and "P(meta_finetuned > method)" in report
+    assert "| n/a" not in report.split("metrics after")[0]
     main(["benchmark", "--config", str(path), "--out", str(out), "--report-only"])
 
 

@@ -45,7 +45,7 @@ from recsim_meta.sim.tasks import Task
 
 REFERENCES = ("random", "popularity", "oracle")
 """Methods that do not learn: run at budget 0 only, and shown as flat lines across budgets."""
-METHODS = (*REFERENCES, "greedy", "ppo", "a2c", "dqn", "multitask_ppo", "bert", "meta_rl")
+METHODS = (*REFERENCES, "greedy", "ppo", "a2c", "dqn", "multitask_ppo", "bert", "meta_rl", "meta_finetuned")
 REGIMES = ("held_out_cohorts", "held_out_domain")
 KEY = ("method", "regime", "task", "seed", "budget")
 METRICS = ("return", "random", "oracle", "score", "ctr", "session_length", "diversity", "coverage")
@@ -132,7 +132,7 @@ def task_name(task: Task) -> str:
 
 
 # --------------------------------------------------------------------------- what each seed trains once
-SHARED_MODELS = {"bert": "meta", "meta_rl": "meta", "multitask_ppo": "multitask_ppo"}
+SHARED_MODELS = {"bert": "meta", "meta_rl": "meta", "meta_finetuned": "meta", "multitask_ppo": "multitask_ppo"}
 """Methods that start from a model trained once per seed on the training tasks, and that model's folder."""
 
 
@@ -196,12 +196,23 @@ def _bert(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     from recsim_meta.agents.meta_rl import MetaRLAgent
     from recsim_meta.agents.recommender_policy import read_model
 
-    meta = job["config"].meta
     model = read_model(seed_folder(Path(job["out"]), job["seed"]) / "meta" / "pretrained")
-    agent = MetaRLAgent(model, env, seed=job["train_seed"])
+    return _finetuned(MetaRLAgent(model, env, seed=job["train_seed"]), env, job)
+
+
+def _meta_finetuned(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
+    from recsim_meta.agents.meta_rl import MetaRLAgent
+
+    folder = seed_folder(Path(job["out"]), job["seed"]) / "meta" / "checkpoint"
+    return _finetuned(MetaRLAgent.load(folder, env, seed=job["train_seed"]), env, job)
+
+
+def _finetuned(agent, env: gym.Env, job: dict[str, Any]) -> tuple[Any, int]:
+    """``agent`` fine-tuned (every parameter) on the budget's episodes of sampled slates."""
     rollout = _collect_steps(agent, env, job)
     if rollout is None:
         return agent, 0
+    meta = job["config"].meta
     return agent.finetuned(rollout, meta.finetune_steps, meta.finetune_lr), len(rollout.reward)
 
 
@@ -244,6 +255,7 @@ LEARNERS: dict[str, Learner] = {
     "multitask_ppo": _sb3("ppo"),
     "bert": _bert,
     "meta_rl": _meta_rl,
+    "meta_finetuned": _meta_finetuned,
 }
 
 _REFERENCE_RETURNS: dict[tuple, float] = {}
@@ -340,6 +352,12 @@ def scheduled(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return first + independent + rest
 
 
+def extends(old: BenchmarkConfig, new: BenchmarkConfig) -> bool:
+    """Whether ``new`` is ``old`` or ``old`` with methods appended (so every finished run stays valid)."""
+    methods = new.methods[: len(old.methods)]
+    return methods == old.methods and dataclasses.replace(new, methods=methods) == old
+
+
 def run_benchmark(
     config: BenchmarkConfig,
     out: str | os.PathLike,
@@ -349,13 +367,17 @@ def run_benchmark(
 ) -> Path:
     """Train the per-seed models, run every job not yet in ``out/results.csv`` and write the report;
     returns the path of ``results.csv``. ``workers`` and ``backend`` as in ``parallel.parallel_map``.
-    A benchmark folder holds one config: another one is refused."""
+    A benchmark folder holds one config: another one is refused, except one that appends methods to its
+    list (training seeds depend on a method's place in it), whose runs are added to the finished ones."""
     from recsim_meta.evaluation.report import write_report
 
     out = Path(out)
     config_file = out / "config.yaml"
-    if config_file.exists() and BenchmarkConfig.from_yaml(config_file) != config:
-        raise ValueError(f"{out} holds a benchmark of another config ({config_file}); choose another --out")
+    if config_file.exists() and not extends(BenchmarkConfig.from_yaml(config_file), config):
+        raise ValueError(
+            f"{out} holds a benchmark of another config ({config_file}); choose another --out "
+            "(a config may only append methods to the folder's)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     config_file.write_text(config_yaml(config))
     results = ResultsFile(out / "results.csv", COLUMNS, KEY)
