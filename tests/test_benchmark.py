@@ -3,6 +3,7 @@ small end-to-end run; the full tiny grid with the meta-RL agent runs under ``-m 
 
 import csv
 import math
+import tempfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -115,11 +116,13 @@ def test_hyperparameter_files_cover_every_env_id_and_bad_ones_are_named(tmp_path
         make_agent("ppo", gym.make("recsim_meta/News-v0"), arguments, seed=0)
 
 
-def test_sb3_weights_round_trip_in_safetensors_and_bad_files_are_refused(task_env, tmp_path):
+def test_sb3_weights_round_trip_in_safetensors_and_bad_files_are_refused(task_env, tmp_path, monkeypatch):
     _, env = task_env
     arguments = read_hyperparameters(HYPERPARAMETERS, "a2c", "recsim_meta/Ecommerce-v0")
     agent = make_agent("a2c", env, arguments, seed=0)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     agent.learn(64)
+    assert not list(tmp_path.glob("SB3-*"))  # no log folder left in the temp directory
     save_policy(agent, tmp_path / "a2c")
     loaded = load_policy(make_agent("a2c", env, arguments, seed=1), tmp_path / "a2c")
     observation, _ = env.reset(seed=3)

@@ -9,6 +9,7 @@ and any keyword of the algorithm's constructor. Weights are written as safetenso
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import gymnasium as gym
 from safetensors.torch import save_file
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import HumanOutputFormat, Logger
 
 from recsim_meta.agents.recommender_policy import atomic_directory, read_safetensors
 from recsim_meta.config_files import read_mapping
@@ -44,11 +46,14 @@ def make_agent(
     seed: int,
     tensorboard_log: str | os.PathLike | None = None,
 ) -> BaseAlgorithm:
-    """An SB3 ``algorithm`` on ``env`` on the CPU; bad hyperparameters raise ``ValueError`` naming them."""
+    """An SB3 ``algorithm`` on ``env`` on the CPU; bad hyperparameters raise ``ValueError`` naming them.
+
+    Without ``tensorboard_log`` it logs to stdout when ``verbose``, else nowhere (SB3's default would make an
+    empty ``SB3-<date>`` folder in the temp directory at every ``learn``)."""
     arguments = dict(hyperparameters)
     policy = arguments.pop("policy", "MultiInputPolicy")
     try:
-        return ALGORITHMS[algorithm](
+        agent = ALGORITHMS[algorithm](
             policy,
             env,
             seed=seed,
@@ -58,6 +63,9 @@ def make_agent(
         )
     except TypeError as error:
         raise ValueError(f"bad {algorithm} hyperparameters {sorted(arguments)}: {error}") from None
+    if tensorboard_log is None:
+        agent.set_logger(Logger(None, [HumanOutputFormat(sys.stdout)] if agent.verbose else []))
+    return agent
 
 
 def save_policy(agent: BaseAlgorithm, folder: str | os.PathLike) -> None:
