@@ -140,6 +140,11 @@ def seed_folder(out: Path, seed: int) -> Path:
     return out / "models" / f"seed{seed}"
 
 
+def meta_run(job: dict[str, Any]) -> Path:
+    """The meta-RL run folder of ``job``'s seed (``pretrained/``: the recommender; ``checkpoint/``: the agent)."""
+    return seed_folder(Path(job["out"]), job["seed"]) / "meta"
+
+
 def ensure_shared_model(job: dict[str, Any]) -> None:
     """Train the per-seed model ``job``'s method starts from unless it is there: the meta-RL run (whose
     ``pretrained/`` is the recommender without meta-learning) or the multi-task PPO. A file lock makes
@@ -196,15 +201,14 @@ def _bert(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     from recsim_meta.agents.meta_rl import MetaRLAgent
     from recsim_meta.agents.recommender_policy import read_model
 
-    model = read_model(seed_folder(Path(job["out"]), job["seed"]) / "meta" / "pretrained")
+    model = read_model(meta_run(job) / "pretrained")
     return _finetuned(MetaRLAgent(model, env, seed=job["train_seed"]), env, job)
 
 
 def _meta_finetuned(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     from recsim_meta.agents.meta_rl import MetaRLAgent
 
-    folder = seed_folder(Path(job["out"]), job["seed"]) / "meta" / "checkpoint"
-    return _finetuned(MetaRLAgent.load(folder, env, seed=job["train_seed"]), env, job)
+    return _finetuned(MetaRLAgent.load(meta_run(job) / "checkpoint", env, seed=job["train_seed"]), env, job)
 
 
 def _finetuned(agent, env: gym.Env, job: dict[str, Any]) -> tuple[Any, int]:
@@ -219,8 +223,7 @@ def _finetuned(agent, env: gym.Env, job: dict[str, Any]) -> tuple[Any, int]:
 def _meta_rl(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     from recsim_meta.agents.meta_rl import MetaRLAgent
 
-    folder = seed_folder(Path(job["out"]), job["seed"]) / "meta" / "checkpoint"
-    agent, config = MetaRLAgent.load(folder, env, seed=job["train_seed"]), job["config"]
+    agent, config = MetaRLAgent.load(meta_run(job) / "checkpoint", env, seed=job["train_seed"]), job["config"]
     if config.adaptation_steps is not None:
         agent = agent.with_adaptation(config.adaptation_steps, config.adaptation_lr_scale)
     rollout = _collect_steps(agent, env, job)
