@@ -9,7 +9,7 @@
 4. Online: in each domain env, greedy BERT (top-K of its scores) against popularity, the same
    evaluation episodes (paired seeds, 5 cohorts) for both; mean return with a 95 % CI and CTR.
 
-    python experiments/bert_quality.py                      # the README's figures (about 17 minutes on 2 cores)
+    python experiments/bert_quality.py                      # the README's figures (about 18 minutes on 2 cores)
     python experiments/bert_quality.py --episodes 100 --steps 50 --online-episodes 10   # a smoke run
 
 Writes the logs, both checkpoints and TensorBoard logs under ``--out`` and prints Markdown tables.
@@ -73,7 +73,7 @@ def online_table(model: RecommenderPolicy, episodes: int, seed: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--episodes", type=int, default=1000, help="training log episodes (default 1000)")
+    parser.add_argument("--episodes", type=int, default=3000, help="training log episodes (default 3000)")
     parser.add_argument("--test-episodes", type=int, default=150, help="held-out log episodes (default 150)")
     parser.add_argument("--steps", type=int, default=3000, help="pretraining steps of 256 rows (default 3000)")
     parser.add_argument("--online-episodes", type=int, default=100, help="evaluation episodes per env (default 100)")
