@@ -43,18 +43,23 @@ class GreedyOneStepModel:
     def predict(
         self, observation: dict[str, np.ndarray], state: Any = None, episode_start: Any = None, deterministic=True
     ) -> tuple[np.ndarray | int, None]:
-        scores = self.features(observation) @ self.weights
-        if not deterministic and (not self.fitted or self.rng.random() < self.epsilon):
+        return self._action(self.features(observation), explore=not deterministic), None
+
+    def _action(self, features: np.ndarray, explore: bool) -> np.ndarray | int:
+        """The top K predictions for candidates with ``features``; with ``explore``, epsilon-greedy."""
+        scores = features @ self.weights
+        if explore and (not self.fitted or self.rng.random() < self.epsilon):
             scores = self.rng.random(len(scores))
-        return top_k_action(scores, self.env.action_space), None
+        return top_k_action(scores, self.env.action_space)
 
     def learn(self, total_timesteps: int) -> GreedyOneStepModel:
         """Run ``total_timesteps`` steps in the env, updating the regression at every episode end and at the last step."""
         observation, _ = self.env.reset(seed=self.seed)
         for step in range(total_timesteps):
-            action, _ = self.predict(observation, deterministic=False)
+            features = self.features(observation)
+            action = self._action(features, explore=True)
             shown = np.unique(np.atleast_1d(action))
-            rows, items = self.features(observation)[shown], observation["candidate_ids"][shown]
+            rows, items = features[shown], observation["candidate_ids"][shown]
             observation, reward, terminated, truncated, info = self.env.step(action)
             targets = np.where(items == info["item"], reward, 0.0) if info["clicked"] else np.zeros(len(shown))
             self.gram += rows.T @ rows

@@ -160,13 +160,13 @@ def ensure_shared_model(job: dict[str, Any]) -> None:
         if model == "meta":
             from recsim_meta.agents.meta_training import TRAINING_FILE, meta_train
 
-            meta = dataclasses.replace(config.meta, seed=seed)
-            progress_file = folder / "meta" / "checkpoint" / TRAINING_FILE
+            meta, run = dataclasses.replace(config.meta, seed=seed), meta_run(job)
+            progress_file = run / "checkpoint" / TRAINING_FILE
             if (
                 not progress_file.is_file()
                 or json.loads(progress_file.read_text())["iterations_done"] < meta.iterations
             ):
-                meta_train(meta, folder / "meta", resume=(folder / "meta" / "config.yaml").exists(), progress=False)
+                meta_train(meta, run, resume=(run / "config.yaml").exists(), progress=False)
         elif not (folder / "multitask_ppo").is_dir():
             from recsim_meta.agents.sb3_agents import make_agent, read_hyperparameters, save_policy
 
@@ -206,9 +206,7 @@ def _bert(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
 
 
 def _meta_finetuned(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
-    from recsim_meta.agents.meta_rl import MetaRLAgent
-
-    return _finetuned(MetaRLAgent.load(meta_run(job) / "checkpoint", env, seed=job["train_seed"]), env, job)
+    return _finetuned(_meta_agent(job, env), env, job)
 
 
 def _finetuned(agent, env: gym.Env, job: dict[str, Any]) -> tuple[Any, int]:
@@ -220,10 +218,15 @@ def _finetuned(agent, env: gym.Env, job: dict[str, Any]) -> tuple[Any, int]:
     return agent.finetuned(rollout, meta.finetune_steps, meta.finetune_lr), len(rollout.reward)
 
 
-def _meta_rl(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
+def _meta_agent(job: dict[str, Any], env: gym.Env):
+    """The meta-RL agent of ``job``'s seed, acting in ``env``, sampling with the job's training seed."""
     from recsim_meta.agents.meta_rl import MetaRLAgent
 
-    agent, config = MetaRLAgent.load(meta_run(job) / "checkpoint", env, seed=job["train_seed"]), job["config"]
+    return MetaRLAgent.load(meta_run(job) / "checkpoint", env, seed=job["train_seed"])
+
+
+def _meta_rl(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
+    agent, config = _meta_agent(job, env), job["config"]
     if config.adaptation_steps is not None:
         agent = agent.with_adaptation(config.adaptation_steps, config.adaptation_lr_scale)
     rollout = _collect_steps(agent, env, job)
