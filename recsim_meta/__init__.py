@@ -3,7 +3,16 @@
 Importing the package registers every environment id (``recsim_meta.ENV_IDS``).
 """
 
-from recsim_meta.envs import DOMAINS, ENV_IDS, DomainConfig, MultiDomainEnv, RecEnv, RecVectorEnv, make_config
+from recsim_meta.envs import (
+    DOMAINS,
+    ENV_IDS,
+    DomainConfig,
+    MultiDomainEnv,
+    MultiDomainVectorEnv,
+    RecEnv,
+    RecVectorEnv,
+    make_config,
+)
 from recsim_meta.sim.tasks import Task, TaskSplits, make_splits, sample_tasks
 
 __version__ = "0.1.0"
@@ -13,6 +22,7 @@ __all__ = [
     "ENV_IDS",
     "DomainConfig",
     "MultiDomainEnv",
+    "MultiDomainVectorEnv",
     "RecEnv",
     "RecVectorEnv",
     "Task",

@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from recsim_meta import DOMAINS, Task, make_splits
+from recsim_meta import DOMAINS, MultiDomainVectorEnv, Task, make_splits
 
 MULTI = "recsim_meta/MultiDomain-v0"
 
@@ -74,3 +74,63 @@ def test_bad_task_option_is_rejected():
     env = gym.make(MULTI, domains=("news", "video"))
     with pytest.raises(ValueError, match="task domain 'finance' does not match this env's domain\\(s\\): news, video"):
         env.reset(options={"task": Task(domain="finance")})
+
+
+def make_multi_vec(num_envs: int, **kwargs) -> MultiDomainVectorEnv:
+    return gym.make_vec(MULTI, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+
+
+def test_vector_users_draw_split_tasks_and_pad_like_the_single_env():
+    envs = make_multi_vec(600)
+    obs, _ = envs.reset(seed=0)
+    train = make_splits(DOMAINS).train
+    assert set(envs.user_tasks) <= set(train)
+    counts = np.array([sum(task.domain == domain for task in envs.user_tasks) for domain in DOMAINS])
+    assert np.all(np.abs(counts - 100) < 4 * np.sqrt(600 * (1 / 6) * (5 / 6))), counts  # uniform over the split
+    single = gym.make(MULTI).unwrapped
+    for user in (0, 1, 2):
+        task, group = envs.user_tasks[user], envs.groups[envs.user_tasks[user]]
+        own = envs.world(task).observe(group.sessions)
+        row = int(np.flatnonzero(group.users == user)[0])
+        expected = single.padded({key: value[row : row + 1] for key, value in own.items()}, task.domain)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(obs[key][user], value[0])
+    assert envs.observation_space.contains(obs)
+
+
+def test_vector_steps_are_reproducible_and_restarted_users_draw_new_tasks():
+    a, b = make_multi_vec(32, max_episode_steps=1), make_multi_vec(32, max_episode_steps=1)
+    a.reset(seed=3), b.reset(seed=3)
+    for step in range(4):  # with 1 step per episode, every user ends an episode, then restarts, and so on
+        before = list(a.user_tasks)
+        action = a.action_space.sample()
+        obs, reward, terminated, truncated, info = a.step(action)
+        other = b.step(action)
+        for key in obs:
+            np.testing.assert_array_equal(obs[key], other[0][key])
+        np.testing.assert_array_equal(reward, other[1])
+        if step % 2 == 0:
+            assert (terminated | truncated).all() and info["_clicked"].all() and a.user_tasks == before
+        else:
+            assert not reward.any() and not (terminated | truncated).any() and not info["_clicked"].any()
+            assert np.all(obs["history_ids"] == -1) and a.user_tasks != before
+            assert set(a.user_tasks) <= set(a.tasks) and list(info["domain"]) == [t.domain for t in a.user_tasks]
+
+
+def test_vector_reset_task_option_and_bad_input_change_nothing():
+    envs = make_multi_vec(6, domains=("news", "video"))
+    obs, _ = envs.reset(seed=1, options={"task": Task(domain="news", cohort=1)})
+    assert set(envs.user_tasks) == {Task(domain="news", cohort=1)}
+    assert (obs["domain"][:, 0] == 1).all()
+    sessions = {task: group.sessions.candidates.copy() for task, group in envs.groups.items()}
+    with pytest.raises(ValueError, match="task domain 'finance' does not match this env's domain\\(s\\): news, video"):
+        envs.reset(options={"task": Task(domain="finance")})
+    with pytest.raises(ValueError, match="shape"):
+        envs.step(np.zeros((6, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match="out of range"):
+        envs.step(np.full((6, 3), 20))
+    assert set(envs.user_tasks) == {Task(domain="news", cohort=1)}
+    for task, candidates in sessions.items():
+        np.testing.assert_array_equal(envs.groups[task].sessions.candidates, candidates)
+    with pytest.raises(RuntimeError, match="reset"):
+        make_multi_vec(2).step(np.zeros((2, 3), dtype=np.int64))

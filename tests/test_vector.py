@@ -7,33 +7,36 @@ import tracemalloc
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.spaces import Discrete
+from gymnasium.vector import VectorEnv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import recsim_meta
-from recsim_meta import RecVectorEnv
+from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
 from recsim_meta.envs.world import SMALL_BATCH, found_in, repeats_earlier
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
 
 
-def make_vec(env_id: str, num_envs: int, **kwargs) -> RecVectorEnv:
+def make_vec(env_id: str, num_envs: int, **kwargs) -> VectorEnv:
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
 
 
-def random_slates(rng: np.random.Generator, envs: RecVectorEnv) -> np.ndarray:
+def random_slates(rng: np.random.Generator, envs: VectorEnv) -> np.ndarray:
     """Distinct random positions per user, as ``RandomPolicy`` picks them."""
-    config = envs.config
-    slates = np.argsort(rng.random((envs.num_envs, config.num_candidates)), axis=1)[:, : config.slate_size]
-    return slates[:, 0] if config.slate_size == 1 else slates
+    space = envs.single_action_space
+    num_candidates, slate_size = (space.n, 1) if isinstance(space, Discrete) else (space.nvec[0], len(space.nvec))
+    slates = np.argsort(rng.random((envs.num_envs, num_candidates)), axis=1)[:, :slate_size]
+    return slates[:, 0] if slate_size == 1 else slates
 
 
-@pytest.mark.parametrize("env_id", PRESET_IDS)
+@pytest.mark.parametrize("env_id", recsim_meta.ENV_IDS)
 def test_make_vec_returns_the_native_vector_env_with_batched_spaces(env_id):
     envs = make_vec(env_id, 8)
-    assert isinstance(envs, RecVectorEnv)
+    assert isinstance(envs, MultiDomainVectorEnv if env_id == MULTI_DOMAIN_ID else RecVectorEnv)
     single = gym.make(env_id)
     assert envs.single_observation_space == single.observation_space
     assert envs.single_action_space == single.action_space
@@ -101,7 +104,7 @@ def episode_statistics_vector(env_id: str, num_envs: int, episodes_per_user: int
     return np.array(returns), np.array(lengths), np.array(clicks)
 
 
-@pytest.mark.parametrize("env_id", PRESET_IDS)
+@pytest.mark.parametrize("env_id", recsim_meta.ENV_IDS)
 def test_many_users_follow_the_single_env_distribution(env_id):
     """Return, session length, clicks and CTR of random-policy episodes agree within 4 standard errors."""
     single = episode_statistics_single(env_id, 150)
@@ -136,9 +139,9 @@ def test_per_user_seed_lists_are_reproducible_and_checked():
         a.reset(seed=[1, 2])
 
 
-def test_bad_actions_raise_and_change_nothing():
-    envs = make_vec("recsim_meta/Ecommerce-v0", 4)
-    envs.reset(seed=0)
+def test_bad_actions_and_options_raise_and_change_nothing():
+    envs, twin = make_vec("recsim_meta/Ecommerce-v0", 4), make_vec("recsim_meta/Ecommerce-v0", 4)
+    envs.reset(seed=0), twin.reset(seed=0)
     before = copy.deepcopy(envs.sessions)
     for action, problem in [
         (np.zeros((4, 3), dtype=np.int64), "shape"),
@@ -150,18 +153,23 @@ def test_bad_actions_raise_and_change_nothing():
             envs.step(action)
     np.testing.assert_array_equal(before.candidates, envs.sessions.candidates)
     np.testing.assert_array_equal(before.users.interest, envs.sessions.users.interest)
+    with pytest.raises(ValueError, match="unknown reset option"):
+        envs.reset(seed=5, options={"tsk": 1})  # nor is the generator reseeded
+    action = np.tile(np.arange(4), (4, 1))
+    np.testing.assert_array_equal(envs.step(action)[0]["candidate_ids"], twin.step(action)[0]["candidate_ids"])
     with pytest.raises(ValueError, match="num_envs must be a positive integer"):
         make_vec("recsim_meta/Ecommerce-v0", 0)
 
 
-def test_memory_stays_flat_over_many_steps():
-    envs = make_vec("recsim_meta/Social-v0", 256)
+@pytest.mark.parametrize("env_id", ["recsim_meta/Social-v0", MULTI_DOMAIN_ID])
+def test_memory_stays_flat_over_many_steps(env_id):
+    envs = make_vec(env_id, 256)
     envs.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = [random_slates(rng, envs) for _ in range(20)]
-    for action in actions * 2:  # warm up: every buffer exists
-        envs.step(action)
     tracemalloc.start()
+    for action in actions * 2:  # warm up, traced: every buffer exists (MultiDomain's are remade as users move)
+        envs.step(action)
     start = tracemalloc.get_traced_memory()[0]
     for action in actions * 15:  # 300 steps, 76,800 user-steps
         envs.step(action)

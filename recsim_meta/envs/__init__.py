@@ -4,6 +4,7 @@ from gymnasium.envs.registration import register, registry
 
 from recsim_meta.envs.domains import DOMAINS, PRESETS, DomainConfig, make_config
 from recsim_meta.envs.multi_domain import MultiDomainEnv
+from recsim_meta.envs.multi_domain_vector import MultiDomainVectorEnv
 from recsim_meta.envs.rec_env import RecEnv
 from recsim_meta.envs.vector import RecVectorEnv
 
@@ -23,6 +24,7 @@ if MULTI_DOMAIN_ID not in registry:
     register(
         id=MULTI_DOMAIN_ID,
         entry_point="recsim_meta.envs.multi_domain:MultiDomainEnv",
+        vector_entry_point="recsim_meta.envs.multi_domain_vector:MultiDomainVectorEnv",
         max_episode_steps=max(PRESETS[d].max_episode_steps for d in DOMAINS),
     )
 
@@ -33,6 +35,7 @@ __all__ = [
     "PRESETS",
     "DomainConfig",
     "MultiDomainEnv",
+    "MultiDomainVectorEnv",
     "RecEnv",
     "RecVectorEnv",
     "make_config",

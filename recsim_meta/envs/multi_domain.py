@@ -142,8 +142,8 @@ class MultiDomainEnv(gym.Env):
 
     # ----------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        task = task_option(options, self.domains)  # checked first: a bad option changes nothing
         super().reset(seed=seed)
-        task = task_option(options, self.domains)
         if task is None:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         self.env = self.envs[task.domain]
@@ -158,17 +158,26 @@ class MultiDomainEnv(gym.Env):
         return self.env.render()
 
     def _pad(self, observation: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        config = self.env.config
-        features = np.zeros((config.num_candidates, len(self.feature_names)), dtype=np.float32)
-        features[:, self._columns[self.domain]] = observation["candidate_features"].reshape(config.num_candidates, -1)
-        user = np.zeros(len(self.user_feature_names), dtype=np.float32)
-        user[self._user_columns[self.domain]] = observation["user_features"]
-        indicator = np.zeros(len(self.domains), dtype=np.float32)
-        if not self.hide_domain:
-            indicator[self.domains.index(self.domain)] = 1.0
         return {
-            **observation,
-            "candidate_features": features.reshape(-1),
+            key: value[0]
+            for key, value in self.padded({k: v[None] for k, v in observation.items()}, self.domain).items()
+        }
+
+    def padded(self, observations: dict[str, np.ndarray], domain: str) -> dict[str, np.ndarray]:
+        """Batched observations ``(B, ...)`` of ``domain``'s env in this env's layout (see the class docstring)."""
+        num_users, num_candidates = len(observations["candidate_ids"]), self.envs[domain].config.num_candidates
+        features = np.zeros((num_users, num_candidates, len(self.feature_names)), dtype=np.float32)
+        features[:, :, self._columns[domain]] = observations["candidate_features"].reshape(
+            num_users, num_candidates, -1
+        )
+        user = np.zeros((num_users, len(self.user_feature_names)), dtype=np.float32)
+        user[:, self._user_columns[domain]] = observations["user_features"]
+        indicator = np.zeros((num_users, len(self.domains)), dtype=np.float32)
+        if not self.hide_domain:
+            indicator[:, self.domains.index(domain)] = 1.0
+        return {
+            **observations,
+            "candidate_features": features.reshape(num_users, -1),
             "user_features": user,
             "domain": indicator,
         }

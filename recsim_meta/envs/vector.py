@@ -14,6 +14,21 @@ from recsim_meta.envs.world import World, replace_rows
 from recsim_meta.sim.tasks import Task
 
 
+def check_num_envs(num_envs: Any) -> int:
+    if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+    return int(num_envs)
+
+
+def generator_seed(seed: int | list[int] | None, num_envs: int) -> int | None:
+    """The seed of the generator all users share: ``seed`` itself, or one made from a list of per-user seeds."""
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        if len(seed) != num_envs:
+            raise ValueError(f"need one seed per user: got {len(seed)} seeds for num_envs={num_envs}")
+        return np.random.SeedSequence([int(s) for s in seed]).generate_state(1)[0].item()
+    return seed
+
+
 class RecVectorEnv(VectorEnv):
     """``B`` users of one domain and task stepped together; ``gym.make_vec(id, num_envs=B)`` returns it.
 
@@ -43,10 +58,8 @@ class RecVectorEnv(VectorEnv):
     def __init__(
         self, num_envs: int = 1, domain: str = "ecommerce", max_episode_steps: int | None = None, **overrides: Any
     ) -> None:
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.num_envs = check_num_envs(num_envs)
         self.config = make_config(domain, **overrides)
-        self.num_envs = int(num_envs)
         self.max_episode_steps = int(max_episode_steps or self.config.max_episode_steps)
         if self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps!r}")
@@ -67,12 +80,9 @@ class RecVectorEnv(VectorEnv):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        if isinstance(seed, (list, tuple, np.ndarray)):
-            if len(seed) != self.num_envs:
-                raise ValueError(f"need one seed per user: got {len(seed)} seeds for num_envs={self.num_envs}")
-            seed = np.random.SeedSequence([int(s) for s in seed]).generate_state(1)[0].item()
+        seed = generator_seed(seed, self.num_envs)
+        task = task_option(options, (self.config.name,))  # checked first: a bad option changes nothing
         super().reset(seed=seed)
-        task = task_option(options, (self.config.name,))
         if task is not None and task != self.world.task:
             self.world = World(self.config, task)
         self.sessions = self.world.start(self.np_random, self.num_envs)

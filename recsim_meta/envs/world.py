@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -73,15 +75,40 @@ class Outcome:
     signals: dict[str, np.ndarray]
 
 
-def replace_rows(target: Sessions | UserState | dict, rows: np.ndarray, source: Sessions | UserState | dict) -> None:
+Rows = Sessions | UserState | dict  # a tree of arrays whose first axis is the session
+
+
+def map_rows(function: Callable[..., Any], tree: Rows, *others: Rows) -> Rows:
+    """``tree`` rebuilt with ``function(array, *the same array of others)`` in place of each of its arrays."""
+    if isinstance(tree, np.ndarray):
+        return function(tree, *others)
+    if isinstance(tree, dict):
+        return {key: map_rows(function, value, *(other[key] for other in others)) for key, value in tree.items()}
+    return type(tree)(
+        **{
+            f.name: map_rows(function, getattr(tree, f.name), *(getattr(o, f.name) for o in others))
+            for f in fields(tree)
+        }
+    )
+
+
+def replace_rows(target: Rows, rows: np.ndarray, source: Rows) -> None:
     """Overwrite the sessions ``rows`` of ``target`` in place with those of ``source`` (one per row)."""
-    items = source.items() if isinstance(source, dict) else ((f.name, getattr(source, f.name)) for f in fields(source))
-    for name, value in items:
-        current = target[name] if isinstance(target, dict) else getattr(target, name)
-        if isinstance(value, np.ndarray):
-            current[rows] = value
-        else:
-            replace_rows(current, rows, value)
+
+    def put(current: np.ndarray, value: np.ndarray) -> None:
+        current[rows] = value
+
+    map_rows(put, target, source)
+
+
+def select_rows(tree: Rows, rows: np.ndarray) -> Rows:
+    """The sessions ``rows`` (indices or a mask) of ``tree``, copied."""
+    return map_rows(lambda array: array[rows], tree)
+
+
+def join_rows(first: Rows, second: Rows) -> Rows:
+    """The sessions of ``first`` followed by those of ``second``."""
+    return map_rows(lambda a, b: np.concatenate([a, b]), first, second)
 
 
 def sample_distinct(rng: np.random.Generator, num_items: int, size: int, rows: int) -> np.ndarray:

@@ -1,0 +1,165 @@
+"""``MultiDomainVectorEnv``: ``B`` users of ``MultiDomain-v0`` at once, every episode a task of the split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from recsim_meta.envs.multi_domain import MultiDomainEnv
+from recsim_meta.envs.rec_env import task_option, validate_action
+from recsim_meta.envs.vector import check_num_envs, generator_seed
+from recsim_meta.envs.world import Sessions, World, join_rows, select_rows
+from recsim_meta.sim.tasks import Task
+
+
+@dataclass
+class TaskGroup:
+    """The users running one task now (``users``: their indices) and their sessions, row for row."""
+
+    users: np.ndarray
+    sessions: Sessions
+
+
+class MultiDomainVectorEnv(VectorEnv):
+    """``B`` users of ``MultiDomain-v0``; ``gym.make_vec("recsim_meta/MultiDomain-v0", num_envs=B)`` returns it.
+
+    Each user's every episode is a task (domain + cohort) drawn uniformly from the split, as in
+    ``MultiDomainEnv``, so users of different domains and cohorts step together. Users are grouped by
+    task and each step runs one batched ``World.step`` per task that has users (no loop over users);
+    observations are padded into the single env's layout. Spaces are the single env's, batched.
+
+    ``info`` holds ``clicked``, ``position``, ``item``, ``domain`` and every domain's signals as
+    ``(B,)`` arrays, with Gymnasium's ``_key`` masks saying which users have them (a signal only for
+    users of its domain). ``user_tasks`` gives each user's current task.
+
+    Gymnasium's next-step autoreset applies (see ``RecVectorEnv``); a restarted user draws a new task.
+    ``reset(seed=s)`` seeds the one generator all users share, ``reset(seed=[s_1, ..., s_B])`` seeds it
+    from per-user seeds; ``reset(options={"task": task})`` starts every user's first episode on
+    ``task`` (later episodes draw from the split again). The users follow the single env's distribution
+    (tests compare return, CTR, session length and the share of each domain).
+
+    Args:
+        num_envs: ``B``, users simulated at once.
+        max_episode_steps: step cap per episode (default: the registration's, the longest domain's).
+        **kwargs: ``MultiDomainEnv``'s arguments (``split``, ``held_out_domain``, ``num_cohorts``, ...,
+            ``DomainConfig`` overrides).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, **kwargs: Any) -> None:
+        self.num_envs = check_num_envs(num_envs)
+        self.layout = MultiDomainEnv(**kwargs)  # the tasks, the spaces and the padding into one layout
+        configs = {domain: env.config for domain, env in self.layout.envs.items()}
+        self.max_episode_steps = int(max_episode_steps or max(c.max_episode_steps for c in configs.values()))
+        if self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps!r}")
+        self.configs = configs
+        self.single_observation_space = self.layout.observation_space
+        self.single_action_space = self.layout.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.render_mode = None
+        self.worlds: dict[Task, World] = {}
+        self.groups: dict[Task, TaskGroup] = {}
+        self.user_tasks: list[Task | None] = [None] * self.num_envs
+        self.episode_steps = np.zeros(self.num_envs, dtype=np.int64)
+        self.needs_reset = np.zeros(self.num_envs, dtype=bool)
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        """The split's tasks, which episodes draw from."""
+        return self.layout.tasks
+
+    def world(self, task: Task) -> World:
+        if task not in self.worlds:
+            self.worlds[task] = World(self.configs[task.domain], task)
+        return self.worlds[task]
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        seed = generator_seed(seed, self.num_envs)
+        task = task_option(options, self.layout.domains)  # checked first: a bad option changes nothing
+        super().reset(seed=seed)
+        self.groups = {}
+        users = np.arange(self.num_envs)
+        self._start(users, [task] * self.num_envs if task is not None else self._draw_tasks(self.num_envs))
+        self.episode_steps[:] = 0
+        self.needs_reset[:] = False
+        return self._observe(), {}
+
+    def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self.groups:
+            raise RuntimeError("call reset() before step()")
+        slates = validate_action(actions, self.layout.config, self.num_envs)
+        restart = np.flatnonzero(self.needs_reset)  # their episodes ended on the previous step: next-step autoreset
+        self._leave(restart)
+        reward = np.zeros(self.num_envs)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        info: dict[str, Any] = {}  # a key's array and mask are made when first needed; these three always are
+        for key, dtype in (("clicked", bool), ("position", np.int64), ("item", np.int64)):
+            info[key], info[f"_{key}"] = np.zeros(self.num_envs, dtype), np.zeros(self.num_envs, bool)
+        for task, group in self.groups.items():
+            outcome = self.world(task).step(self.np_random, group.sessions, slates[group.users])
+            reward[group.users] = outcome.reward
+            terminated[group.users] = outcome.terminated
+            signals = {"clicked": outcome.clicked, "position": outcome.position, "item": outcome.item}
+            for key, values in {**signals, **outcome.signals}.items():
+                if key not in info:
+                    info[key], info[f"_{key}"] = np.zeros(self.num_envs, values.dtype), np.zeros(self.num_envs, bool)
+                info[key][group.users], info[f"_{key}"][group.users] = values, True
+        self.episode_steps += 1
+        truncated = self.episode_steps >= self.max_episode_steps
+        if len(restart):
+            self._start(restart, self._draw_tasks(len(restart)))
+            self.episode_steps[restart] = 0
+            truncated[restart] = False
+        self.needs_reset = terminated | truncated
+        info["domain"] = np.array([task.domain for task in self.user_tasks], dtype=object)
+        info["_domain"] = np.ones(self.num_envs, dtype=bool)
+        return self._observe(), reward, terminated, truncated, info
+
+    def _draw_tasks(self, count: int) -> list[Task]:
+        return [self.tasks[i] for i in self.np_random.integers(len(self.tasks), size=count)]
+
+    def _start(self, users: np.ndarray, tasks: list[Task]) -> None:
+        """New sessions for ``users``, each of its task (added to that task's group)."""
+        for task in dict.fromkeys(tasks):
+            mine = users[np.array([t == task for t in tasks])]
+            sessions = self.world(task).start(self.np_random, len(mine))
+            group = self.groups.get(task)
+            if group is None:
+                self.groups[task] = TaskGroup(mine, sessions)
+            else:
+                self.groups[task] = TaskGroup(np.concatenate([group.users, mine]), join_rows(group.sessions, sessions))
+            for user in mine:
+                self.user_tasks[user] = task
+
+    def _leave(self, users: np.ndarray) -> None:
+        """Take ``users`` out of their groups (their sessions are over)."""
+        if not len(users):
+            return
+        for task, group in list(self.groups.items()):
+            stay = ~np.isin(group.users, users)
+            if stay.all():
+                continue
+            if stay.any():
+                self.groups[task] = TaskGroup(group.users[stay], select_rows(group.sessions, stay))
+            else:
+                del self.groups[task]
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        observations = {
+            key: np.zeros((self.num_envs, *space.shape), dtype=space.dtype)
+            for key, space in self.single_observation_space.items()
+        }
+        for task, group in self.groups.items():
+            padded = self.layout.padded(self.world(task).observe(group.sessions), task.domain)
+            for key, values in padded.items():
+                observations[key][group.users] = values
+        return observations
