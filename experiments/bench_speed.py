@@ -1,6 +1,6 @@
 """Simulation speed: single env through ``gym.make``, the native vector env, RecSim side by side, memory.
 
-Prints, in one run, a Markdown table of single-env steps/s for every preset id, vector-env
+Prints, in one run, a Markdown table of single-env steps/s for every registered id, vector-env
 user-steps/s for B = 1, 64, 1024, 4096, RecSim interest-evolution steps/s with the same slate size
 and candidate count (when ``--recsim-python`` names an interpreter that has ``recsim-no-tf``, which
 needs ``gym`` 0.26 and ``six`` and must never be a dependency of this project), and the resident
@@ -22,7 +22,6 @@ import time
 import gymnasium as gym
 
 import recsim_meta
-from recsim_meta.envs import MULTI_DOMAIN_ID
 
 BATCH_SIZES = (1, 64, 1024, 4096)
 RECSIM_ID = "recsim_meta/VideoInterestEvolution-v0"
@@ -102,7 +101,6 @@ def main() -> None:
     parser.add_argument("--memory-steps", type=int, default=1_000_000, help="steps of the memory runs")
     parser.add_argument("--recsim-python", help="python interpreter with recsim-no-tf installed")
     args = parser.parse_args()
-    preset_ids = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
 
     print("Single env through gym.make (random actions):\n\n| env id | steps/s |\n|---|---|")
     single = {env_id: single_steps_per_second(env_id, args.steps) for env_id in recsim_meta.ENV_IDS}
@@ -112,7 +110,7 @@ def main() -> None:
     print("\nVector env, user-steps/s by batch size B:\n")
     print("| env id | " + " | ".join(f"B={b}" for b in BATCH_SIZES) + " |")
     print("|---|" + "---|" * len(BATCH_SIZES))
-    for env_id in preset_ids:
+    for env_id in recsim_meta.ENV_IDS:
         rates = [vector_user_steps_per_second(env_id, b, 40 * args.steps, args.steps) for b in BATCH_SIZES]
         print(f"| {env_id} | " + " | ".join(f"{rate:,.0f}" for rate in rates) + " |")
 
