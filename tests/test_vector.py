@@ -161,9 +161,11 @@ def test_bad_actions_and_options_raise_and_change_nothing():
         make_vec("recsim_meta/Ecommerce-v0", 0)
 
 
-@pytest.mark.parametrize("env_id", ["recsim_meta/Social-v0", MULTI_DOMAIN_ID])
-def test_memory_stays_flat_over_many_steps(env_id):
-    envs = make_vec(env_id, 256)
+@pytest.mark.parametrize(
+    "env_id, kwargs", [("recsim_meta/Social-v0", {}), (MULTI_DOMAIN_ID, {"domains": ("news", "video")})]
+)
+def test_memory_stays_flat_over_many_steps(env_id, kwargs):
+    envs = make_vec(env_id, 256, **kwargs)  # MultiDomain: 12 tasks (each costs a step), users moving among them
     envs.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = [random_slates(rng, envs) for _ in range(20)]

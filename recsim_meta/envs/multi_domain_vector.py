@@ -144,8 +144,10 @@ class MultiDomainVectorEnv(VectorEnv):
         """Take ``users`` out of their groups (their sessions are over)."""
         if not len(users):
             return
+        leaving = np.zeros(self.num_envs, dtype=bool)
+        leaving[users] = True
         for task, group in list(self.groups.items()):
-            stay = ~np.isin(group.users, users)
+            stay = ~leaving[group.users]
             if stay.all():
                 continue
             if stay.any():
