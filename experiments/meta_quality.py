@@ -11,7 +11,8 @@ users. Writes ``--out/curves.csv`` (one row per seed, task, method and number of
 
 ``--test-adaptation STEPS SCALE`` meta-tests the same agents adapting with STEPS Meta-SGD steps at SCALE times
 their learned learning rates (``MetaRLAgent.with_adaptation``); ``--points`` and ``--curves`` choose the
-curve's points and the file name, so such a run does not replace the main curves:
+curve's points and the file name, so such a run does not replace the main curves; ``--test-domain-tasks``
+meta-tests on more cohorts of the left-out domain than the config's:
 
     python experiments/meta_quality.py --seeds 0 1 2 --test-adaptation 10 3 --points 0 5 --curves curves_10_steps
 
@@ -51,6 +52,9 @@ def main() -> None:
     parser.add_argument(
         "--points", type=int, nargs="+", help="adaptation episodes of the curve (default: the config's)"
     )
+    parser.add_argument(
+        "--test-domain-tasks", type=int, help="cohorts of the left-out domain to meta-test on (default: the config's)"
+    )
     parser.add_argument("--curves", default="curves", help="name of the CSV and PNG in --out (default curves)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -66,6 +70,8 @@ def main() -> None:
             agent = agent.with_adaptation(int(args.test_adaptation[0]), args.test_adaptation[1])
         if args.points:
             config = dataclasses.replace(config, adaptation_episodes=tuple(args.points))
+        if args.test_domain_tasks:
+            config = dataclasses.replace(config, test_domain_tasks=args.test_domain_tasks)
         rows += meta_test(agent, read_model(run / "pretrained"), config, seed)
         print(f"seed {seed}: meta-training {trained - start:.0f} s, meta-test {time.perf_counter() - trained:.0f} s")
         write_rows(rows, curves)
