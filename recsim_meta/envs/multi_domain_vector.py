@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,11 +55,10 @@ class MultiDomainVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, **kwargs: Any) -> None:
         self.num_envs = check_num_envs(num_envs)
         self.layout = MultiDomainEnv(**kwargs)  # the tasks, the spaces and the padding into one layout
-        configs = {domain: env.config for domain, env in self.layout.envs.items()}
-        self.max_episode_steps = int(max_episode_steps or max(c.max_episode_steps for c in configs.values()))
+        self.configs = {domain: env.config for domain, env in self.layout.envs.items()}
+        self.max_episode_steps = int(max_episode_steps or max(c.max_episode_steps for c in self.configs.values()))
         if self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps!r}")
-        self.configs = configs
         self.single_observation_space = self.layout.observation_space
         self.single_action_space = self.layout.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -66,7 +66,6 @@ class MultiDomainVectorEnv(VectorEnv):
         self.render_mode = None
         self.worlds: dict[Task, World] = {}
         self.groups: dict[Task, TaskGroup] = {}
-        self.user_tasks: list[Task | None] = [None] * self.num_envs
         self.episode_steps = np.zeros(self.num_envs, dtype=np.int64)
         self.needs_reset = np.zeros(self.num_envs, dtype=bool)
 
@@ -74,6 +73,18 @@ class MultiDomainVectorEnv(VectorEnv):
     def tasks(self) -> tuple[Task, ...]:
         """The split's tasks, which episodes draw from."""
         return self.layout.tasks
+
+    @property
+    def user_tasks(self) -> list[Task | None]:
+        """Each user's current task (``None`` before ``reset``)."""
+        return list(self._per_user(lambda task: task))
+
+    def _per_user(self, value: Callable[[Task], Any]) -> np.ndarray:
+        """``(B,)`` object array of ``value(task)`` for each user's task, filled group by group."""
+        values = np.full(self.num_envs, None, dtype=object)
+        for task, group in self.groups.items():
+            values[group.users] = value(task)
+        return values
 
     def world(self, task: Task) -> World:
         if task not in self.worlds:
@@ -88,7 +99,10 @@ class MultiDomainVectorEnv(VectorEnv):
         super().reset(seed=seed)
         self.groups = {}
         users = np.arange(self.num_envs)
-        self._start(users, [task] * self.num_envs if task is not None else self._draw_tasks(self.num_envs))
+        if task is None:
+            self._start(users, self.tasks, self._draw_tasks(self.num_envs))
+        else:
+            self._start(users, [task], np.zeros(self.num_envs, dtype=np.int64))
         self.episode_steps[:] = 0
         self.needs_reset[:] = False
         return self._observe(), {}
@@ -116,29 +130,29 @@ class MultiDomainVectorEnv(VectorEnv):
         self.episode_steps += 1
         truncated = self.episode_steps >= self.max_episode_steps
         if len(restart):
-            self._start(restart, self._draw_tasks(len(restart)))
+            self._start(restart, self.tasks, self._draw_tasks(len(restart)))
             self.episode_steps[restart] = 0
             truncated[restart] = False
         self.needs_reset = terminated | truncated
-        info["domain"] = np.array([task.domain for task in self.user_tasks], dtype=object)
+        info["domain"] = self._per_user(lambda task: task.domain)
         info["_domain"] = np.ones(self.num_envs, dtype=bool)
         return self._observe(), reward, terminated, truncated, info
 
-    def _draw_tasks(self, count: int) -> list[Task]:
-        return [self.tasks[i] for i in self.np_random.integers(len(self.tasks), size=count)]
+    def _draw_tasks(self, count: int) -> np.ndarray:
+        """Indices into ``tasks`` of ``count`` uniform draws."""
+        return self.np_random.integers(len(self.tasks), size=count)
 
-    def _start(self, users: np.ndarray, tasks: list[Task]) -> None:
-        """New sessions for ``users``, each of its task (added to that task's group)."""
-        for task in dict.fromkeys(tasks):
-            mine = users[np.array([t == task for t in tasks])]
+    def _start(self, users: np.ndarray, tasks: Sequence[Task], choices: np.ndarray) -> None:
+        """New sessions for ``users``, user ``users[i]`` on ``tasks[choices[i]]`` (added to that task's group);
+        tasks are started in order of first appearance."""
+        for index in dict.fromkeys(choices.tolist()):
+            task, mine = tasks[index], users[choices == index]
             sessions = self.world(task).start(self.np_random, len(mine))
             group = self.groups.get(task)
             if group is None:
                 self.groups[task] = TaskGroup(mine, sessions)
             else:
                 self.groups[task] = TaskGroup(np.concatenate([group.users, mine]), join_rows(group.sessions, sessions))
-            for user in mine:
-                self.user_tasks[user] = task
 
     def _leave(self, users: np.ndarray) -> None:
         """Take ``users`` out of their groups (their sessions are over)."""
