@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from tiny_configs import TINY
 
 from recsim_meta.agents.bert_recommender import PAD
-from recsim_meta.agents.meta_rl import MetaRLAgent, TaskMemory, slate_log_prob
+from recsim_meta.agents.meta_rl import HYPERPARAMETERS, AdaptationSettings, MetaRLAgent, TaskMemory, slate_log_prob
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.recommender_policy import RecommenderPolicy, read_model
 from recsim_meta.cli import main as cli
@@ -89,6 +91,82 @@ def test_meta_step_trains_the_model_and_the_learning_rates(run):
             agent.model.state_dict()["bert.encoder.layer.0.output.dense.weight"],
             model_before["bert.encoder.layer.0.output.dense.weight"],
         )
+
+
+def test_hyperparameter_meta_gradient_is_the_derivative_of_the_validation_objective_after_a_step(run):
+    """``d J(theta - lr g(eta)) / d eta`` from the sensitivities matches central finite differences for every
+    meta-learned hyperparameter, the discount (through GAE) included."""
+    config = MetaConfig(**TINY)
+    env = config.make_env()
+    settings = AdaptationSettings(meta_hyperparameters=True, inner_steps=1)
+    base = MetaRLAgent(read_model(run / "pretrained"), env, settings)
+    envs, tasks = [config.make_env() for _ in range(2)], list(env.unwrapped.tasks[:2])
+    support, query, validation = (
+        base.collect(envs, tasks, [base.new_state() for _ in tasks], 1, [seed, 100 + seed]) for seed in range(3)
+    )
+    lr, eps = 0.05, 0.01
+
+    def after_step(name: str | None = None, shift: float = 0.0):
+        """J on the validation episodes after a plain gradient step, with ``meta.hyper[name]`` shifted."""
+        agent = MetaRLAgent(copy.deepcopy(base.model), env, settings)
+        agent.meta.load_state_dict(base.meta.state_dict())
+        if name is not None:
+            with torch.no_grad():
+                agent.meta.hyper[name] += shift
+        agent.model.eval()
+        hyper = agent.hyperparameters(differentiable=True)
+        total = agent.total_loss(agent.meta_losses(support, query, 2, hyper["gamma"]), hyper)
+        parameters = agent.parameters()
+        sensitivities = agent.hyperparameter_sensitivities(total, parameters)
+        gradients = torch.autograd.grad(total, parameters, allow_unused=True)
+        with torch.no_grad():
+            for parameter, gradient in zip(parameters, gradients, strict=True):
+                if gradient is not None:
+                    parameter -= lr * gradient
+        return agent.validation_objective(validation, 2), sensitivities, parameters
+
+    objective, sensitivities, parameters = after_step()
+    analytic = MetaRLAgent.hyperparameter_gradients(sensitivities, objective, parameters, [lr] * len(parameters))
+    assert sorted(base.meta.hyper) == sorted(HYPERPARAMETERS)
+    for name, gradient in zip(base.meta.hyper, analytic, strict=True):
+        numeric = (after_step(name, eps)[0].item() - after_step(name, -eps)[0].item()) / (2 * eps)
+        assert numeric == pytest.approx(gradient.item(), rel=0.05, abs=1e-4), name
+
+
+def test_meta_hyperparameters_are_learned_saved_and_resumed(tmp_path, monkeypatch):
+    config = MetaConfig(**{**TINY, "iterations": 2, "adaptation": {"meta_hyperparameters": True}})
+    agent = meta_train(config, tmp_path / "run", progress=False)
+    initial = AdaptationSettings()
+    learned = agent.hyperparameters()
+    assert all(learned[name] != getattr(initial, name) for name in HYPERPARAMETERS)
+    assert all(abs(math.log(learned[name] / getattr(initial, name))) < 0.05 for name in HYPERPARAMETERS[:3])
+    loaded = MetaRLAgent.load(tmp_path / "run" / "checkpoint", config.make_env())
+    assert loaded.hyperparameters() == learned
+
+    real_step = MetaRLAgent.meta_step
+    calls = {"n": 0}
+
+    def interrupted_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(MetaRLAgent, "meta_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        meta_train(config, tmp_path / "interrupted", progress=False)
+    monkeypatch.setattr(MetaRLAgent, "meta_step", real_step)
+    resumed = meta_train(config, tmp_path / "interrupted", resume=True, progress=False)
+    assert resumed.hyperparameters() == pytest.approx(learned, rel=1e-6)
+    optimizer = torch.optim.Adam(agent.parameters())
+    with pytest.raises(ValueError, match="validation tasks are needed"):
+        agent.meta_step([config.make_env()], [config.make_env().unwrapped.tasks[0]], 1, 1, [0], optimizer, 1)
+    with pytest.raises(ValueError, match="entropy_coef must be > 0 with meta_hyperparameters"):
+        AdaptationSettings(meta_hyperparameters=True, entropy_coef=0.0)
+    with pytest.raises(ValueError, match="gamma must be in \\(0, 1\\)"):
+        AdaptationSettings(meta_hyperparameters=True, gamma=1.0)
+    with pytest.raises(ValueError, match="validation_tasks must be a positive integer"):
+        MetaConfig(validation_tasks=0)
 
 
 def test_adapt_fills_the_memory_and_adapts_the_heads(run):

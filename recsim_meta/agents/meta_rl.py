@@ -29,6 +29,14 @@ parameters, adaptation, then query episodes with the adapted parameters and the 
 phases; the query phase's losses go through the adapted parameters, so they train the initial parameters
 and the learning rates (the query's slate losses are the Meta-SGD objective on new users of the task). Rewards are divided by the task's reward scale (root mean square step reward of its
 support episodes), so domains with large rewards do not drown the others.
+
+**Meta-gradient hyperparameters** (``meta_hyperparameters=True``, after Xu, van Hasselt and Silver, 2018):
+the loss weights (``value_coef``, ``entropy_coef``, ``aux_coef``) and the discount ``gamma`` become
+meta-parameters (log weights, logit discount; the settings give their initial values). Each iteration
+differentiates its first PPO epoch's gradient ``g(eta)`` in them (``create_graph``); after the epochs, episodes
+of validation tasks give the policy-gradient objective ``J`` at the updated parameters (with the settings'
+fixed discount) and the hyperparameters take an Adam step along ``dJ/deta = -sum_p lr_p <grad_p J, dg_p/deta>``:
+the derivative of ``J(theta - lr * g(eta))`` for a plain gradient step, as the method approximates Adam's.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ ADAPTED = ("user_projection", "feature_projection", "candidate_head")
 META_WEIGHTS = "meta.safetensors"
 AGENT_FILE = "agent.json"
 MODES = ("in_context", "gradient", "both")
+HYPERPARAMETERS = ("value_coef", "entropy_coef", "aux_coef", "gamma")  # meta-learned with meta_hyperparameters
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,8 @@ class AdaptationSettings:
         clip, gamma, gae_lambda: PPO's ratio clip, the discount and GAE's lambda.
         entropy_coef, value_coef, aux_coef: weights of the entropy bonus, the value loss (in squared
             reward-scale units, large, so small) and the slate losses against the policy loss.
+        meta_hyperparameters: learn the three weights and ``gamma`` by meta-gradient on validation tasks
+            (see the module docstring); the values above are then their initial values.
     """
 
     inner_steps: int = 3
@@ -85,6 +96,7 @@ class AdaptationSettings:
     entropy_coef: float = 0.01
     value_coef: float = 0.05
     aux_coef: float = 1.0
+    meta_hyperparameters: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.inner_steps, int) or self.inner_steps < 0:
@@ -95,6 +107,12 @@ class AdaptationSettings:
         for name in ("gamma", "gae_lambda"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.meta_hyperparameters:  # learned in log (weights) and logit (discount) space
+            for name in HYPERPARAMETERS[:3]:
+                if not getattr(self, name) > 0:
+                    raise ValueError(f"{name} must be > 0 with meta_hyperparameters, got {getattr(self, name)!r}")
+            if not 0 < self.gamma < 1:
+                raise ValueError(f"gamma must be in (0, 1) with meta_hyperparameters, got {self.gamma!r}")
 
 
 class TaskMemory:
@@ -214,12 +232,14 @@ def slate_log_prob(logits: torch.Tensor, slate: torch.Tensor) -> torch.Tensor:
     return total
 
 
-def discounted_advantages(rollout: Rollout, scale: np.ndarray, gamma: float, lam: float) -> tuple[np.ndarray, ...]:
+def discounted_advantages(
+    rollout: Rollout, scale: np.ndarray, gamma: float | torch.Tensor, lam: float
+) -> tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]:
     """GAE advantages and value targets of every step, rewards divided by the slot's ``scale``; an episode's
-    end (session end or step cap) is terminal."""
+    end (session end or step cap) is terminal. With ``gamma`` a tensor both are tensors differentiable in it."""
     reward = rollout.reward / scale[rollout.slot]
     value = rollout.value.numpy().astype(np.float64)
-    advantage = np.zeros(len(reward))
+    advantage: list = [0.0] * len(reward)
     for slot in np.unique(rollout.slot):
         rows = np.flatnonzero(rollout.slot == slot)
         running, next_value = 0.0, 0.0
@@ -229,26 +249,51 @@ def discounted_advantages(rollout: Rollout, scale: np.ndarray, gamma: float, lam
             delta = reward[row] + gamma * next_value - value[row]
             running = delta + gamma * lam * running
             advantage[row], next_value = running, value[row]
-    return advantage, advantage + value
+    if isinstance(gamma, torch.Tensor):
+        stacked = torch.stack([torch.as_tensor(a, dtype=torch.float64) for a in advantage])
+        return stacked, stacked + torch.as_tensor(value)
+    return np.array(advantage), np.array(advantage) + value
+
+
+def normalised(advantage: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Advantages less their mean over their standard deviation (population), as float32."""
+    if isinstance(advantage, torch.Tensor):
+        return ((advantage - advantage.mean()) / (advantage.std(correction=0) + 1e-8)).float()
+    return torch.as_tensor((advantage - advantage.mean()) / (advantage.std() + 1e-8), dtype=torch.float32)
 
 
 class MetaParameters(nn.Module):
-    """The meta-learned values besides the recommender: a log learning rate per adapted parameter and the
-    policy's log temperature."""
+    """The meta-learned values besides the recommender: a log learning rate per adapted parameter, the
+    policy's log temperature and, with ``meta_hyperparameters``, ``hyper``: the log loss weights and the
+    logit discount."""
 
-    def __init__(self, model: BertRecommender, inner_lr: float) -> None:
+    def __init__(self, model: BertRecommender, settings: AdaptationSettings) -> None:
         super().__init__()
         self.log_lr = nn.ParameterDict(
             {
-                name.replace(".", "/"): nn.Parameter(torch.full_like(p, math.log(inner_lr)))
+                name.replace(".", "/"): nn.Parameter(torch.full_like(p, math.log(settings.inner_lr)))
                 for name, p in model.named_parameters()
                 if name.startswith(ADAPTED)
             }
         )
         self.log_temperature = nn.Parameter(torch.tensor(math.log(0.3)))
+        if settings.meta_hyperparameters:
+            gamma = settings.gamma
+            raw = {name: math.log(getattr(settings, name)) for name in HYPERPARAMETERS[:3]}
+            raw["gamma"] = math.log(gamma / (1 - gamma))
+            self.hyper = nn.ParameterDict({name: nn.Parameter(torch.tensor(value)) for name, value in raw.items()})
 
     def learning_rates(self) -> dict[str, torch.Tensor]:
         return {name.replace("/", "."): value.exp() for name, value in self.log_lr.items()}
+
+    def loss_parameters(self) -> list[nn.Parameter]:
+        """The learning rates and the temperature: what the PPO loss trains (``hyper`` has its meta-gradient)."""
+        return [self.log_temperature, *self.log_lr.values()]  # the order of named_parameters()
+
+    def hyperparameters(self) -> dict[str, torch.Tensor]:
+        """The meta-learned ``HYPERPARAMETERS`` (a module built with ``meta_hyperparameters`` only)."""
+        values = {name: self.hyper[name].exp() for name in HYPERPARAMETERS[:3]}
+        return values | {"gamma": torch.sigmoid(self.hyper["gamma"].double())}
 
 
 class MetaRLAgent:
@@ -271,7 +316,7 @@ class MetaRLAgent:
     ) -> None:
         self.model = model
         self.settings = settings or AdaptationSettings()
-        self.meta = MetaParameters(model, self.settings.inner_lr)
+        self.meta = MetaParameters(model, self.settings)
         self.env = env
         self.action_space = env.action_space
         self.encoder = ObservationEncoder(model.config, env)
@@ -283,7 +328,16 @@ class MetaRLAgent:
         return TaskState(TaskMemory(self.model.config.context_length))
 
     def parameters(self) -> list[nn.Parameter]:
-        return [*self.model.parameters(), *self.meta.parameters()]
+        """What the PPO loss trains: the model, the learning rates and the temperature (not ``meta.hyper``)."""
+        return [*self.model.parameters(), *self.meta.loss_parameters()]
+
+    def hyperparameters(self, differentiable: bool = False) -> dict[str, float | torch.Tensor]:
+        """The loss weights and discount in use: the settings', or the meta-learned ones (as floats, or as
+        tensors the meta-gradient goes through with ``differentiable``)."""
+        if not self.settings.meta_hyperparameters:
+            return {name: getattr(self.settings, name) for name in HYPERPARAMETERS}
+        values = self.meta.hyperparameters()
+        return values if differentiable else {name: value.item() for name, value in values.items()}
 
     def encode(self, observations: list[dict], domains: list[str], states: list[TaskState]) -> RecommenderBatch:
         """Model inputs for observations of this agent's env layout, each of its domain and with its task's memory."""
@@ -498,7 +552,9 @@ class MetaRLAgent:
         self.state = self.new_state()
 
     # ----------------------------------------------------------------- meta-training
-    def meta_losses(self, support: Rollout, query: Rollout, slots: int) -> dict[str, torch.Tensor]:
+    def meta_losses(
+        self, support: Rollout, query: Rollout, slots: int, gamma: float | torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """PPO and auxiliary losses of one meta-training batch (see the module docstring): the support phase
         with the base parameters, the query phase with each task's parameters adapted on its support steps."""
         scale = self.reward_scale(support, slots)
@@ -520,8 +576,8 @@ class MetaRLAgent:
         settings = self.settings
         losses: dict[str, torch.Tensor] = {}
         for name, (rollout, output) in phases.items():
-            advantage, target = discounted_advantages(rollout, scale, settings.gamma, settings.gae_lambda)
-            advantage = torch.as_tensor((advantage - advantage.mean()) / (advantage.std() + 1e-8), dtype=torch.float32)
+            advantage, target = discounted_advantages(rollout, scale, gamma, settings.gae_lambda)
+            advantage = normalised(advantage)
             ratio = (slate_log_prob(output.logits, rollout.slate) - rollout.log_prob).exp()
             clipped = ratio.clamp(1 - settings.clip, 1 + settings.clip)
             losses[f"{name}/policy"] = -torch.min(ratio * advantage, clipped * advantage).mean()
@@ -530,13 +586,14 @@ class MetaRLAgent:
             losses[f"{name}/aux"] = sum(slate_losses(output, *slate_targets(rollout, scale)).values())
         return losses
 
-    def total_loss(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        settings = self.settings
+    @staticmethod
+    def total_loss(losses: dict[str, torch.Tensor], weights: dict[str, float | torch.Tensor]) -> torch.Tensor:
+        """The PPO objective of ``meta_losses`` with the loss ``weights`` of ``hyperparameters``."""
         return sum(
             losses[f"{phase}/policy"]
-            + settings.value_coef * losses[f"{phase}/value"]
-            - settings.entropy_coef * losses[f"{phase}/entropy"]
-            + settings.aux_coef * losses[f"{phase}/aux"]
+            + weights["value_coef"] * losses[f"{phase}/value"]
+            - weights["entropy_coef"] * losses[f"{phase}/entropy"]
+            + weights["aux_coef"] * losses[f"{phase}/aux"]
             for phase in ("support", "query")
         )
 
@@ -549,23 +606,40 @@ class MetaRLAgent:
         seeds: list[int],
         optimizer: torch.optim.Optimizer,
         epochs: int,
+        validation: tuple[list[gym.Env], list[Task], list[int]] | None = None,
     ) -> dict[str, float]:
-        """One meta-training iteration on ``tasks`` (one per env); returns mean losses and returns."""
+        """One meta-training iteration on ``tasks`` (one per env); returns mean losses and returns.
+
+        ``validation`` (envs, tasks, seeds): with ``meta_hyperparameters``, ``query_episodes`` episodes of
+        these tasks then give the hyperparameters' meta-gradient step (``optimizer`` must hold ``meta.hyper``).
+        """
+        if self.settings.meta_hyperparameters != (validation is not None):
+            raise ValueError("validation tasks are needed with meta_hyperparameters, and only then")
         states = [self.new_state() for _ in tasks]
         support = self.collect(envs, tasks, states, support_episodes, seeds)
         adapted = self.adapt_states(support, states, "both")
         query = self.collect(envs, tasks, adapted, query_episodes, [s + support_episodes for s in seeds])
         self.model.eval()  # no dropout: PPO's ratio must compare the same function of the parameters
-        records = []
-        for _ in range(epochs):
-            losses = self.meta_losses(support, query, len(tasks))
-            total = self.total_loss(losses)
+        records, parameters, sensitivities = [], self.parameters(), []
+        for epoch in range(epochs):
+            hyperparameters = self.hyperparameters(differentiable=validation is not None and epoch == 0)
+            losses = self.meta_losses(support, query, len(tasks), hyperparameters["gamma"])
+            total = self.total_loss(losses, hyperparameters)
             optimizer.zero_grad()
-            total.backward()
-            torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)
+            if validation is not None and epoch == 0:  # dg/deta at theta, before the parameters move
+                sensitivities = self.hyperparameter_sensitivities(total, parameters)
+                gradients = torch.autograd.grad(total, parameters, allow_unused=True)
+                for parameter, gradient in zip(parameters, gradients, strict=True):
+                    parameter.grad = gradient
+            else:
+                total.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
             records.append({k: v.item() for k, v in losses.items()} | {"total": total.item()})
         record = {k: float(np.mean([r[k] for r in records])) for k in records[0]}
+        if validation is not None:
+            record |= self.meta_gradient_step(sensitivities, *validation, query_episodes, optimizer)
+            record |= {f"hyper/{name}": value for name, value in self.hyperparameters().items()}
         record["support/return"] = float(np.mean(list(support.returns_per_episode().values())))
         record["query/return"] = float(np.mean(list(query.returns_per_episode().values())))
         record["temperature"] = float(self.meta.log_temperature.detach().exp())
@@ -573,6 +647,72 @@ class MetaRLAgent:
             torch.cat([v.detach().flatten() for v in self.meta.learning_rates().values()]).mean()
         )
         return record
+
+    def validation_objective(self, rollout: Rollout, slots: int) -> torch.Tensor:
+        """The hyperparameters' meta-objective: the policy-gradient loss of ``rollout`` (episodes just collected
+        with the current parameters), advantages with the settings' fixed discount."""
+        scale = self.reward_scale(rollout, slots)
+        advantage, _ = discounted_advantages(rollout, scale, self.settings.gamma, self.settings.gae_lambda)
+        output = self.outputs(rollout.batch, self.model.encode(rollout.batch), [None], np.zeros(len(rollout.slot), int))
+        return -(slate_log_prob(output.logits, rollout.slate) * normalised(advantage)).mean()
+
+    def hyperparameter_sensitivities(
+        self, total: torch.Tensor, parameters: list[nn.Parameter]
+    ) -> list[tuple[torch.Tensor | None, ...]]:
+        """``dg/deta_k`` for every ``meta.hyper`` entry ``eta_k``, ``g`` the gradient of ``total`` (the
+        ``total_loss`` with ``hyperparameters(differentiable=True)``) in ``parameters``: the gradient in the
+        parameters of ``d total / d eta_k`` (``None`` where it does not depend on them). Keeps ``total``'s graph."""
+        slopes = torch.autograd.grad(total, list(self.meta.hyper.values()), create_graph=True)
+        return [torch.autograd.grad(slope, parameters, retain_graph=True, allow_unused=True) for slope in slopes]
+
+    @staticmethod
+    def hyperparameter_gradients(
+        sensitivities: list[tuple[torch.Tensor | None, ...]],
+        objective: torch.Tensor,
+        parameters: list[nn.Parameter],
+        rates: list[float],
+    ) -> list[torch.Tensor]:
+        """``d objective(theta - rates * g(eta)) / d eta_k = -sum_p rates_p <grad_p objective, dg_p/deta_k>``,
+        with ``objective`` computed at the updated ``parameters``."""
+        updated = torch.autograd.grad(objective, parameters, allow_unused=True)
+        return [
+            -sum(
+                (
+                    rate * (u * d).sum()
+                    for rate, d, u in zip(rates, sensitivity, updated, strict=True)
+                    if d is not None and u is not None
+                ),
+                torch.zeros(()),
+            )
+            for sensitivity in sensitivities
+        ]
+
+    def meta_gradient_step(
+        self,
+        sensitivities: list[tuple[torch.Tensor | None, ...]],
+        envs: list[gym.Env],
+        tasks: list[Task],
+        seeds: list[int],
+        episodes: int,
+        optimizer: torch.optim.Optimizer,
+    ) -> dict[str, float]:
+        """One Adam step of ``meta.hyper`` along the meta-gradient of the module docstring: ``sensitivities[k]``
+        is ``dg/deta_k`` for ``parameters()`` (``None``: zero), ``lr_p`` the optimizer's learning rates."""
+        rollout = self.collect(envs, tasks, [self.new_state() for _ in tasks], episodes, seeds)
+        parameters, hyper = self.parameters(), list(self.meta.hyper.values())
+        rates = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+        if any(id(p) not in rates for p in [*parameters, *hyper]):
+            raise ValueError("the optimizer must hold parameters() and meta.hyper")
+        objective = self.validation_objective(rollout, len(tasks))
+        gradients = self.hyperparameter_gradients(
+            sensitivities, objective, parameters, [rates[id(p)] for p in parameters]
+        )
+        optimizer.zero_grad(set_to_none=True)
+        for parameter, gradient in zip(hyper, gradients, strict=True):
+            parameter.grad = gradient
+        optimizer.step()  # only the hyperparameters have gradients
+        returns = list(rollout.returns_per_episode().values())
+        return {"validation/objective": objective.item(), "validation/return": float(np.mean(returns))}
 
     # ----------------------------------------------------------------- persistence
     def write(self, folder: Path) -> None:

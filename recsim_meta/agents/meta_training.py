@@ -51,7 +51,9 @@ class MetaConfig:
     Meta-training: ``iterations`` of ``tasks_per_iteration`` tasks, each with ``support_episodes`` then
     ``query_episodes``; ``ppo_epochs`` passes of Adam at ``learning_rate`` (``meta_learning_rate`` for the
     learned inner learning rates and the policy temperature); ``adaptation`` (the
-    ``AdaptationSettings`` fields); a checkpoint every ``checkpoint_every`` iterations.
+    ``AdaptationSettings`` fields); a checkpoint every ``checkpoint_every`` iterations. With
+    ``adaptation: {meta_hyperparameters: true}``, ``validation_tasks`` tasks of the validation split per
+    iteration give the meta-gradient of the loss weights and discount (Adam at ``meta_learning_rate``).
     Meta-test: ``adaptation_episodes`` (the curve's points), ``eval_episodes`` per task and point,
     ``test_domain_tasks`` cohorts of the held-out domain, ``finetune_steps`` of Adam at ``finetune_lr``
     for the fine-tuned baseline.
@@ -75,6 +77,7 @@ class MetaConfig:
     learning_rate: float = 3e-4
     meta_learning_rate: float = 1e-2
     checkpoint_every: int = 10
+    validation_tasks: int = 2
     adaptation: dict[str, Any] = dataclasses.field(default_factory=dict)
     adaptation_episodes: tuple[int, ...] = (0, 1, 2, 5, 10)
     eval_episodes: int = 8
@@ -87,6 +90,7 @@ class MetaConfig:
         object.__setattr__(self, "adaptation_episodes", tuple(self.adaptation_episodes))
         positive = ("num_cohorts", "iterations", "tasks_per_iteration", "support_episodes", "query_episodes")
         positive += ("log_episodes", "pretrain_steps", "ppo_epochs", "checkpoint_every", "eval_episodes")
+        positive += ("validation_tasks",)
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -147,12 +151,15 @@ def save_checkpoint(agent: MetaRLAgent, optimizer: torch.optim.Optimizer, iterat
 
 
 def make_optimizer(agent: MetaRLAgent, config: MetaConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(
-        [
-            {"params": agent.model.parameters(), "lr": config.learning_rate},
-            {"params": agent.meta.parameters(), "lr": config.meta_learning_rate},
-        ]
-    )
+    """Adam: the model at ``learning_rate``; the learning rates, the temperature and any meta-learned
+    hyperparameters (a group of their own: only the meta-gradient moves them) at ``meta_learning_rate``."""
+    groups = [
+        {"params": agent.model.parameters(), "lr": config.learning_rate},
+        {"params": agent.meta.loss_parameters(), "lr": config.meta_learning_rate},
+    ]
+    if agent.settings.meta_hyperparameters:
+        groups.append({"params": agent.meta.hyper.parameters(), "lr": config.meta_learning_rate})
+    return torch.optim.Adam(groups)
 
 
 def load_checkpoint(path: Path, env: gym.Env, config: MetaConfig) -> tuple[MetaRLAgent, torch.optim.Optimizer, int]:
@@ -194,6 +201,10 @@ def meta_train(config: MetaConfig, out: str | Path, resume: bool = False, progre
         done = 0
     envs = [config.make_env() for _ in range(config.tasks_per_iteration)]
     tasks = env.unwrapped.tasks
+    learn_hyperparameters = config.settings.meta_hyperparameters
+    if learn_hyperparameters:
+        validation_envs = [config.make_env("validation") for _ in range(config.validation_tasks)]
+        validation_split = validation_envs[0].unwrapped.tasks
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(out / "tensorboard" / "meta"))
@@ -211,8 +222,19 @@ def meta_train(config: MetaConfig, out: str | Path, resume: bool = False, progre
             agent.generator.manual_seed(int(rng.integers(2**31)))
             chosen = [tasks[i] for i in rng.choice(len(tasks), config.tasks_per_iteration)]
             seeds = [int(s) for s in rng.integers(2**31 - 1000, size=len(chosen))]
+            validation = None
+            if learn_hyperparameters:  # drawn after the above: runs without it draw the same tasks and seeds
+                picked = [validation_split[i] for i in rng.choice(len(validation_split), config.validation_tasks)]
+                validation = (validation_envs, picked, [int(s) for s in rng.integers(2**31 - 1000, size=len(picked))])
             record = agent.meta_step(
-                envs, chosen, config.support_episodes, config.query_episodes, seeds, optimizer, config.ppo_epochs
+                envs,
+                chosen,
+                config.support_episodes,
+                config.query_episodes,
+                seeds,
+                optimizer,
+                config.ppo_epochs,
+                validation,
             )
             for name, value in record.items():
                 writer.add_scalar(name, value, iteration)
