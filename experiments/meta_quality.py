@@ -16,6 +16,9 @@ meta-tests on more cohorts of the left-out domain than the config's:
 
     python experiments/meta_quality.py --seeds 0 1 2 --test-adaptation 10 3 --points 0 5 --curves curves_10_steps
 
+``--meta-hyperparameters`` meta-trains with the loss weights and discount learned by meta-gradient
+(``adaptation: {meta_hyperparameters: true}``); give it its own ``--out``.
+
 Every run also has ``meta_finetuned`` (the baseline's fine-tuning from the meta-learned weights) and prints
 each method's score minus the fine-tuned baseline's on the same task, seed and users.
 """
@@ -56,12 +59,15 @@ def main() -> None:
         "--test-domain-tasks", type=int, help="cohorts of the left-out domain to meta-test on (default: the config's)"
     )
     parser.add_argument("--curves", default="curves", help="name of the CSV and PNG in --out (default curves)")
+    parser.add_argument("--meta-hyperparameters", action="store_true", help="learn loss weights and discount")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     curves = args.out / f"{args.curves}.csv"
     rows = read_rows(curves) if args.tables_only else []
     for seed in [] if args.tables_only else args.seeds:
         config = MetaConfig.from_yaml(args.config, seed=seed)
+        if args.meta_hyperparameters:
+            config = dataclasses.replace(config, adaptation={**config.adaptation, "meta_hyperparameters": True})
         run = args.out / f"seed_{seed}"
         start = time.perf_counter()
         agent = meta_train(config, run, resume=True)
