@@ -16,6 +16,7 @@ from hypothesis.extra.numpy import arrays
 import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
+from recsim_meta.envs.kernels import merge_candidates, rows_with_repeats, weighted_boosts
 from recsim_meta.envs.world import SMALL_BATCH, found_in, repeats_earlier
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
@@ -197,3 +198,33 @@ def test_batched_duplicate_masks_agree_with_row_by_row_ones(rows, pool):
     np.testing.assert_array_equal(
         np.concatenate([found_in(r[None], p[None]) for r, p in zip(rows, pool, strict=True)]), expected_found
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.int64, st.tuples(st.integers(1, 40), st.integers(1, 6)), elements=st.integers(0, 7)),
+    arrays(np.int64, st.tuples(st.integers(1, 40), st.integers(0, 4)), elements=st.integers(-1, 7)),
+)
+def test_compiled_candidate_loops_agree_with_plain_python(draws, related):
+    rows = np.arange(0, len(draws), 2)
+    expected = [row for row in rows.tolist() if len(set(draws[row].tolist())) < draws.shape[1]]
+    assert rows_with_repeats(draws, rows, 8).tolist() == expected
+    distinct = np.array([np.random.default_rng(row).permutation(8)[:5] for row in range(len(related))])
+    merged = merge_candidates(related, distinct, 8)
+    for row, first, uniform in zip(merged.tolist(), related.tolist(), distinct.tolist(), strict=True):
+        kept = list(dict.fromkeys(item for item in first if item >= 0))
+        assert row == (kept + [item for item in uniform if item not in kept])[:5]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.integers(2, 6), st.integers(0, 2**32 - 1))
+def test_compiled_kg_boost_sums_like_einsum(batch, slate, seed):
+    """Bit for bit, so the trajectories recorded before the compiled loop stay the same (one item per row
+    keeps einsum, which then sums in another order)."""
+    rng = np.random.default_rng(seed)
+    boosts = rng.random((9, 9)) * (rng.random((9, 9)) < 0.5)
+    history = rng.integers(-1, 9, (batch, 10))
+    weights = np.where(history >= 0, rng.random((batch, 10)) * (rng.random((batch, 10)) < 0.5), 0.0)
+    items = rng.integers(0, 9, (batch, slate))
+    expected = np.einsum("bh,bhs->bs", weights, boosts[history[:, :, None], items[:, None, :]])
+    np.testing.assert_array_equal(weighted_boosts(weights, history, items, boosts), expected)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from recsim_meta.envs.domains import RESPONSES, DomainConfig
+from recsim_meta.envs.kernels import merge_candidates, rows_with_repeats, weighted_boosts
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph
@@ -122,11 +123,10 @@ def sample_distinct(rng: np.random.Generator, num_items: int, size: int, rows: i
     if size * size > num_items:
         return np.argsort(rng.random((rows, num_items)), axis=1)[:, :size]
     draws = rng.integers(0, num_items, (rows, size))
-    redraw = np.arange(rows)
+    redraw = rows_with_repeats(draws, np.arange(rows), num_items)
     while len(redraw):
-        ordered = np.sort(draws[redraw], axis=1)
-        redraw = redraw[(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)]
         draws[redraw] = rng.integers(0, num_items, (len(redraw), size))
+        redraw = rows_with_repeats(draws, redraw, num_items)
     return draws
 
 
@@ -312,12 +312,8 @@ class World:
         degree = np.where(clicked.any(axis=1), self.degree[source], 0)
         slot = (rng.random((num_sessions, r)) * degree[:, None]).astype(np.int64)
         related = np.where(slot < degree[:, None], self.neighbours[source[:, None], slot], -1)
-        related[repeats_earlier(related)] = -1
-        # related items first, then the uniform draws that do not repeat one of them
-        pool = np.concatenate([related, uniform], axis=1)
-        kept = np.concatenate([related >= 0, ~found_in(uniform, related)], axis=1)
-        kept &= np.cumsum(kept, axis=1) <= m  # every row keeps at least m: its m distinct uniform draws
-        return pool[kept].reshape(num_sessions, m)
+        # related items first, then the uniform draws that do not repeat one of them: m items in every row
+        return merge_candidates(related, uniform, n)
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
@@ -387,7 +383,10 @@ class World:
         if not self.config.relations:
             return 0.0
         weights = s.history_responses[:, :, 0] * self.boost_weights  # clicked * decay^age
-        # boosts[history, items] as (B, H, S); -1 (empty history, weight 0) indexes the last row, like numpy
+        if items.shape[1] > 1:
+            return weighted_boosts(weights, s.history_ids, items, self.boosts)
+        # one item per session: numpy's einsum sums over h in another (vectorised) order, kept for the same trajectories;
+        # boosts[history, items] as (B, H, 1); -1 (empty history, weight 0) indexes the last row, like numpy
         related = np.take(self.boosts, s.history_ids[:, :, None] * self.config.num_items + items[:, None, :])
         return np.einsum("bh,bhs->bs", weights, related)
 
