@@ -252,7 +252,8 @@ def discounted_advantages(
     if isinstance(gamma, torch.Tensor):
         stacked = torch.stack([torch.as_tensor(a, dtype=torch.float64) for a in advantage])
         return stacked, stacked + torch.as_tensor(value)
-    return np.array(advantage), np.array(advantage) + value
+    advantages = np.array(advantage)
+    return advantages, advantages + value
 
 
 def normalised(advantage: np.ndarray | torch.Tensor) -> torch.Tensor:
