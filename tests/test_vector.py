@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
-from recsim_meta.envs.kernels import merge_candidates, rows_with_repeats, weighted_boosts
+from recsim_meta.envs.kernels import distinct_draws, merge_candidates, weighted_boosts
 from recsim_meta.envs.world import SMALL_BATCH, found_in, repeats_earlier
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
@@ -201,19 +201,32 @@ def test_batched_duplicate_masks_agree_with_row_by_row_ones(rows, pool):
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    arrays(np.int64, st.tuples(st.integers(1, 40), st.integers(1, 6)), elements=st.integers(0, 7)),
-    arrays(np.int64, st.tuples(st.integers(1, 40), st.integers(0, 4)), elements=st.integers(-1, 7)),
-)
-def test_compiled_candidate_loops_agree_with_plain_python(draws, related):
-    rows = np.arange(0, len(draws), 2)
-    expected = [row for row in rows.tolist() if len(set(draws[row].tolist())) < draws.shape[1]]
-    assert rows_with_repeats(draws, rows, 8).tolist() == expected
+@given(arrays(np.int64, st.tuples(st.integers(1, 40), st.integers(0, 4)), elements=st.integers(-1, 7)))
+def test_merged_candidates_agree_with_plain_python(related):
     distinct = np.array([np.random.default_rng(row).permutation(8)[:5] for row in range(len(related))])
     merged = merge_candidates(related, distinct, 8)
     for row, first, uniform in zip(merged.tolist(), related.tolist(), distinct.tolist(), strict=True):
         kept = list(dict.fromkeys(item for item in first if item >= 0))
         assert row == (kept + [item for item in uniform if item not in kept])[:5]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 3), st.data())
+def test_distinct_draws_fill_every_row_with_distinct_items(num_items, rows, spare, data):
+    """Also when blocks leave rows short (no spare draws, a sample of the whole catalogue)."""
+    size = data.draw(st.integers(1, num_items))
+    sample = distinct_draws(np.random.default_rng(data.draw(st.integers(0, 99))), num_items, size, rows, spare)
+    assert sample.shape == (rows, size) and sample.min() >= 0 and sample.max() < num_items
+    assert all(len(set(row)) == size for row in sample.tolist())
+
+
+def test_distinct_draws_are_uniform_over_ordered_samples():
+    """Each of the 5 * 4 * 3 = 60 ordered samples of 3 of 5 items is equally likely (chi-square test)."""
+    sample = distinct_draws(np.random.default_rng(0), 5, 3, 60_000, 0)
+    _, counts = np.unique(sample @ np.array([25, 5, 1]), return_counts=True)
+    assert len(counts) == 60
+    chi_square = ((counts - 1000.0) ** 2 / 1000.0).sum()
+    assert chi_square < 95.0  # the 0.999 quantile of chi-square with 59 degrees of freedom is 95.0
 
 
 @settings(max_examples=40, deadline=None)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from recsim_meta.envs.domains import RESPONSES, DomainConfig
-from recsim_meta.envs.kernels import merge_candidates, rows_with_repeats, weighted_boosts
+from recsim_meta.envs.kernels import distinct_draws, merge_candidates, weighted_boosts
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph
@@ -115,19 +115,16 @@ def join_rows(first: Rows, second: Rows) -> Rows:
 def sample_distinct(rng: np.random.Generator, num_items: int, size: int, rows: int) -> np.ndarray:
     """``(rows, size)`` int64: each row a uniform random sample of distinct items, in random order.
 
-    One row uses ``Generator.choice``; for many, rows with a repeat are redrawn (a few rounds when
-    ``size^2`` is small against ``num_items``), or else each row takes the start of a random permutation.
+    One row uses ``Generator.choice`` (the single env's draws); many rows skip repeated draws
+    (``distinct_draws``) when ``size^2`` is small against ``num_items``, or else each row takes the
+    start of a random permutation.
     """
     if rows == 1:
         return rng.choice(num_items, size=size, replace=False)[None]
     if size * size > num_items:
         return np.argsort(rng.random((rows, num_items)), axis=1)[:, :size]
-    draws = rng.integers(0, num_items, (rows, size))
-    redraw = rows_with_repeats(draws, np.arange(rows), num_items)
-    while len(redraw):
-        draws[redraw] = rng.integers(0, num_items, (len(redraw), size))
-        redraw = rows_with_repeats(draws, redraw, num_items)
-    return draws
+    # about size^2 / (2 num_items) repeats are expected per row: spare draws cover them in most rows
+    return distinct_draws(rng, num_items, size, rows, spare=1 + size * size // num_items)
 
 
 SMALL_BATCH = 32  # below this many rows one broadcast comparison is cheapest; above, column by column
