@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
-from recsim_meta.envs.kernels import distinct_draws, merge_candidates, weighted_boosts
+from recsim_meta.envs.kernels import add_related, distinct_draws, weighted_boosts
 from recsim_meta.envs.world import SMALL_BATCH, found_in, repeats_earlier
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
@@ -201,13 +201,26 @@ def test_batched_duplicate_masks_agree_with_row_by_row_ones(rows, pool):
 
 
 @settings(max_examples=40, deadline=None)
-@given(arrays(np.int64, st.tuples(st.integers(1, 40), st.integers(0, 4)), elements=st.integers(-1, 7)))
-def test_merged_candidates_agree_with_plain_python(related):
-    distinct = np.array([np.random.default_rng(row).permutation(8)[:5] for row in range(len(related))])
-    merged = merge_candidates(related, distinct, 8)
-    for row, first, uniform in zip(merged.tolist(), related.tolist(), distinct.tolist(), strict=True):
-        kept = list(dict.fromkeys(item for item in first if item >= 0))
-        assert row == (kept + [item for item in uniform if item not in kept])[:5]
+@given(st.integers(1, 40), st.integers(0, 4), st.integers(0, 2**32 - 1))
+def test_related_candidates_agree_with_plain_python(batch, related, seed):
+    """Serial and threaded: the neighbours of the latest click (drawn as numpy did), then the uniform items."""
+    rng = np.random.default_rng(seed)
+    degree = rng.integers(0, 4, 8)
+    neighbours = np.where(np.arange(4) < degree[:, None], rng.integers(0, 8, (8, 4)), -1)
+    history = rng.integers(-1, 8, (batch, 6))
+    clicked = np.where(history >= 0, rng.random((batch, 6)) < 0.5, 0).astype(np.float32)
+    draws = rng.random((batch, related))
+    uniform = np.array([rng.permutation(8)[:5] for _ in range(batch)])
+    expected = []
+    for row in range(batch):
+        clicks = np.flatnonzero(clicked[row])
+        source = history[row, clicks[-1]] if len(clicks) else 0
+        count = degree[source] if len(clicks) else 0
+        slots = (draws[row] * count).astype(np.int64)
+        kept = list(dict.fromkeys(neighbours[source, slot] for slot in slots if slot < count))
+        expected.append((kept + [item for item in uniform[row] if item not in kept])[:5])
+    for kernel in (add_related.serial, add_related.threaded):
+        assert kernel(clicked, history, draws, degree, neighbours, uniform).tolist() == expected
 
 
 @settings(max_examples=40, deadline=None)
@@ -240,4 +253,5 @@ def test_compiled_kg_boost_sums_like_einsum(batch, slate, seed):
     weights = np.where(history >= 0, rng.random((batch, 10)) * (rng.random((batch, 10)) < 0.5), 0.0)
     items = rng.integers(0, 9, (batch, slate))
     expected = np.einsum("bh,bhs->bs", weights, boosts[history[:, :, None], items[:, None, :]])
-    np.testing.assert_array_equal(weighted_boosts(weights, history, items, boosts), expected)
+    for kernel in (weighted_boosts.serial, weighted_boosts.threaded):
+        np.testing.assert_array_equal(kernel(weights, history, items, boosts), expected)

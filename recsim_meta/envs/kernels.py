@@ -1,15 +1,44 @@
 """Compiled loops (numba) for the parts of a batched step that numpy does slowly: many short rows.
 
-``merge_candidates`` and ``weighted_boosts`` do exactly what the numpy code they replaced did, in the same
+``add_related`` and ``weighted_boosts`` do exactly what the numpy code they replaced did, in the same
 order (the same floating-point sums), so trajectories are unchanged; ``distinct_draws`` samples the
-candidates of many users at once (one user keeps ``Generator.choice``). ``cache=True`` keeps the compiled
-code between processes; ``nogil=True`` lets other threads run meanwhile.
+candidates of many users at once (one user keeps ``Generator.choice``). Row loops run on every core for
+large batches (``row_loops``). ``cache=True`` keeps the compiled code between processes; ``nogil=True``
+lets other threads run meanwhile.
 """
 
 from __future__ import annotations
 
+import functools
+import types
+from collections.abc import Callable
+
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+PARALLEL_ROWS = 512  # from this many rows on, row loops run on every core (starting the threads costs ~10 us)
+
+
+def row_loops(function: Callable) -> Callable:
+    """``function``, whose outer loop is a ``prange`` over the rows of its first argument, compiled twice:
+    a plain loop for few rows, numba's threads for ``PARALLEL_ROWS`` rows or more. Each row is computed
+    on its own, so both give the same result."""
+    serial = njit(cache=True, nogil=True)(function)
+    threaded = njit(cache=True, nogil=True, parallel=True)(_renamed(function, "_threaded"))
+
+    @functools.wraps(function)
+    def run(*args: np.ndarray) -> np.ndarray:
+        return (threaded if len(args[0]) >= PARALLEL_ROWS else serial)(*args)
+
+    run.serial, run.threaded = serial, threaded
+    return run
+
+
+def _renamed(function: Callable, suffix: str) -> Callable:
+    """A copy of ``function`` with another name: numba's cache files are named after the function."""
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__ + suffix)
+    copy.__qualname__ = function.__qualname__ + suffix
+    return copy
 
 
 @njit(cache=True, nogil=True)
@@ -49,39 +78,60 @@ def distinct_draws(rng: np.random.Generator, num_items: int, size: int, rows: in
     return sample
 
 
-@njit(cache=True, nogil=True)
-def merge_candidates(related: np.ndarray, uniform: np.ndarray, num_items: int) -> np.ndarray:
-    """Per row: the distinct items of ``related`` (``-1``: none) in order, then the items of ``uniform``
-    (distinct in each row) that are not among them, up to ``uniform``'s width."""
+@row_loops
+def add_related(
+    clicked: np.ndarray,
+    history: np.ndarray,
+    draws: np.ndarray,
+    degree: np.ndarray,
+    neighbours: np.ndarray,
+    uniform: np.ndarray,
+) -> np.ndarray:
+    """Candidates ``(B, M)``: KG neighbours of each row's most recently clicked item first, then the
+    items of ``uniform`` (distinct in each row) that are not among them, up to ``M``.
+
+    Neighbour ``j`` of row ``b`` is ``neighbours[source, int(draws[b, j] * degree[source])]`` (kept once);
+    rows with no click in ``clicked`` (``(B, H)``, the history's clicked column) have none.
+    """
     batch, size = uniform.shape
     merged = np.empty((batch, size), dtype=np.int64)
-    seen = np.zeros(num_items, dtype=np.bool_)
-    for row in range(batch):
-        count = 0
-        for item in related[row]:
-            if item >= 0 and not seen[item]:
-                seen[item] = True
-                merged[row, count] = item
-                count += 1
-        for item in uniform[row]:
-            if count == size:
+    for row in prange(batch):
+        source, count = 0, 0
+        for slot in range(history.shape[1] - 1, -1, -1):
+            if clicked[row, slot] > 0:
+                source, count = history[row, slot], degree[history[row, slot]]
                 break
-            if not seen[item]:
-                merged[row, count] = item
-                count += 1
-        for item in related[row]:
-            if item >= 0:
-                seen[item] = False
+        related = 0
+        for draw in draws[row]:
+            slot = np.int64(draw * count)
+            if slot < count and not _holds(merged[row, :related], neighbours[source, slot]):
+                merged[row, related] = neighbours[source, slot]
+                related += 1
+        filled = related
+        for item in uniform[row]:
+            if filled == size:
+                break
+            if not _holds(merged[row, :related], item):
+                merged[row, filled] = item
+                filled += 1
     return merged
 
 
 @njit(cache=True, nogil=True)
+def _holds(values: np.ndarray, item: int) -> bool:
+    for value in values:
+        if value == item:
+            return True
+    return False
+
+
+@row_loops
 def weighted_boosts(weights: np.ndarray, history: np.ndarray, items: np.ndarray, boosts: np.ndarray) -> np.ndarray:
     """``sum_h weights[b, h] * boosts[history[b, h], items[b, s]]``, ``(B, S)``, summed in order of ``h``;
     slots of weight 0 (unclicked or empty, ``history`` -1) add nothing and are skipped."""
     batch, length = history.shape
     total = np.zeros(items.shape)
-    for row in range(batch):
+    for row in prange(batch):
         for slot in range(length):
             weight = weights[row, slot]
             if weight == 0.0:

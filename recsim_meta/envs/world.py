@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from recsim_meta.envs.domains import RESPONSES, DomainConfig
-from recsim_meta.envs.kernels import distinct_draws, merge_candidates, weighted_boosts
+from recsim_meta.envs.kernels import add_related, distinct_draws, weighted_boosts
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph
@@ -303,14 +303,8 @@ class World:
         uniform = sample_distinct(rng, n, m, num_sessions)
         if s is None or r == 0:
             return uniform
-        clicked = s.history_responses[:, :, 0] > 0
-        latest = clicked.shape[1] - 1 - np.argmax(clicked[:, ::-1], axis=1)
-        source = s.history_ids[np.arange(num_sessions), latest]
-        degree = np.where(clicked.any(axis=1), self.degree[source], 0)
-        slot = (rng.random((num_sessions, r)) * degree[:, None]).astype(np.int64)
-        related = np.where(slot < degree[:, None], self.neighbours[source[:, None], slot], -1)
-        # related items first, then the uniform draws that do not repeat one of them: m items in every row
-        return merge_candidates(related, uniform, n)
+        draws = rng.random((num_sessions, r))
+        return add_related(s.history_responses[:, :, 0], s.history_ids, draws, self.degree, self.neighbours, uniform)
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
