@@ -1,5 +1,7 @@
 """The generative model's pieces: choice models, KG fusion, catalogue, users, tasks, slates."""
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 from recsim_meta import Task, make_splits, sample_tasks
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, cascade_probabilities, mnl_probabilities, sample_choice
+from recsim_meta.sim.kernels import choose_rows, mnl_rows
 from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec, fuse_vectors, make_knowledge_graph
 
 utilities = arrays(
@@ -39,6 +42,30 @@ def test_mnl_matches_formula_and_sampling_follows_it():
     np.testing.assert_allclose(p[0], expected)
     draws = sample_choice(np.random.default_rng(0), np.repeat(p, 20000, axis=0))
     np.testing.assert_allclose(np.bincount(draws, minlength=3) / 20000, expected, atol=0.015)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.sampled_from([1, 2, 3, 6, 7, 8, 9, 15, 16, 17, 127, 128, 200, 300]),
+    st.floats(-5, 5),
+    st.floats(0.1, 5),
+    st.integers(0, 2**32 - 1),
+)
+def test_compiled_mnl_and_sampling_match_numpy_bit_for_bit(rows, size, no_click, temperature, seed):
+    """The formula numpy computed before the compiled loops (with the C library's exp, which numba calls:
+    numpy's own exp differs in the last bit on some CPUs), its pairwise sums included; serial and threaded."""
+    rng = np.random.default_rng(seed)
+    u = np.where(rng.random((rows, size)) < 0.2, -np.inf, rng.normal(0, 3, (rows, size)))
+    scores = np.concatenate([u, np.full((rows, 1), no_click)], axis=1) * temperature
+    weights = np.vectorize(math.exp)(scores - scores.max(axis=1, keepdims=True))
+    expected = weights / weights.sum(axis=-1, keepdims=True)
+    draws = rng.random(rows)
+    choices = np.minimum((np.cumsum(expected, axis=-1) < draws[:, None]).sum(axis=-1), size)
+    for mnl, choose in ((mnl_rows.serial, choose_rows.serial), (mnl_rows.threaded, choose_rows.threaded)):
+        np.testing.assert_array_equal(mnl(u, no_click, temperature), expected)
+        np.testing.assert_array_equal(choose(expected, draws), choices)
+    np.testing.assert_array_equal(mnl_probabilities(u.reshape(rows, 1, size), no_click, temperature)[:, 0], expected)
 
 
 def test_cascade_prefers_the_top_position():

@@ -16,8 +16,8 @@ from hypothesis.extra.numpy import arrays
 import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
-from recsim_meta.envs.kernels import add_related, distinct_draws, weighted_boosts
 from recsim_meta.envs.world import SMALL_BATCH, found_in, repeats_earlier
+from recsim_meta.sim.kernels import add_related, distinct_draws, weighted_boosts
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
 

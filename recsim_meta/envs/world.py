@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from recsim_meta.envs.domains import RESPONSES, DomainConfig
-from recsim_meta.envs.kernels import add_related, distinct_draws, weighted_boosts
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
+from recsim_meta.sim.kernels import add_related, distinct_draws, weighted_boosts
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import make_social_graph

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsim_meta.sim.kernels import choose_rows, mnl_rows
+
 
 def mnl_probabilities(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
     """Multinomial logit over the slate plus a no-click option of utility ``no_click_utility``."""
-    scores = np.empty(utilities.shape[:-1] + (utilities.shape[-1] + 1,))
-    scores[..., :-1] = utilities
-    scores[..., -1] = no_click_utility
-    scores *= temperature
-    scores = scores - scores.max(axis=-1, keepdims=True)
-    weights = np.exp(scores)
-    return weights / weights.sum(axis=-1, keepdims=True)
+    size = utilities.shape[-1]
+    rows = np.ascontiguousarray(utilities, dtype=np.float64).reshape(-1, size)
+    probabilities = mnl_rows(rows, float(no_click_utility), float(temperature))
+    return probabilities.reshape(utilities.shape[:-1] + (size + 1,))
 
 
 def cascade_probabilities(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
@@ -34,6 +33,4 @@ CHOICE_MODELS = {"mnl": mnl_probabilities, "cascade": cascade_probabilities}
 
 def sample_choice(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
     """Draw one option per row of ``(B, K + 1)`` probabilities; ``K`` means no click."""
-    draws = rng.random((probabilities.shape[0], 1))
-    choice = (np.cumsum(probabilities, axis=-1) < draws).sum(axis=-1)
-    return np.minimum(choice, probabilities.shape[-1] - 1)
+    return choose_rows(probabilities, rng.random(probabilities.shape[0]))

@@ -1,7 +1,8 @@
 """Compiled loops (numba) for the parts of a batched step that numpy does slowly: many short rows.
 
-``add_related`` and ``weighted_boosts`` do exactly what the numpy code they replaced did, in the same
-order (the same floating-point sums), so trajectories are unchanged; ``distinct_draws`` samples the
+``add_related``, ``weighted_boosts``, ``mnl_rows`` and ``choose_rows`` do exactly what the numpy code they
+replaced did, in the same order (the same floating-point sums, numpy's pairwise summation included), so
+trajectories are unchanged; ``distinct_draws`` samples the
 candidates of many users at once (one user keeps ``Generator.choice``). Row loops run on every core for
 large batches (``row_loops``). ``cache=True`` keeps the compiled code between processes; ``nogil=True``
 lets other threads run meanwhile.
@@ -140,3 +141,94 @@ def weighted_boosts(weights: np.ndarray, history: np.ndarray, items: np.ndarray,
             for column in range(items.shape[1]):
                 total[row, column] += weight * boosted[items[row, column]]
     return total
+
+
+@row_loops
+def mnl_rows(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
+    """Multinomial logit probabilities ``(R, K + 1)`` of ``(R, K)`` utilities (``-inf``: empty slot), the
+    last column for a no-click option of utility ``no_click_utility``."""
+    rows, size = utilities.shape
+    probabilities = np.empty((rows, size + 1))
+    for row in prange(rows):
+        scores = probabilities[row]
+        for column in range(size):
+            scores[column] = utilities[row, column] * temperature
+        scores[size] = no_click_utility * temperature
+        top = scores.max()
+        for column in range(size + 1):
+            scores[column] = np.exp(scores[column] - top)
+        total = 0.0 + _pairwise_sum(scores, 0, size + 1)
+        for column in range(size + 1):
+            scores[column] /= total
+    return probabilities
+
+
+@njit(cache=True, nogil=True)
+def _pairwise_sum(values: np.ndarray, start: int, count: int) -> float:
+    """``values[start : start + count].sum()`` in numpy's order: runs of up to 128 values by ``_run_sum``;
+    a longer run is split in two, the first part a multiple of 8 long, and the two sums added.
+
+    numpy recurses; this loop keeps its own stack, since numba's cache cannot load recursive functions.
+    """
+    starts, counts = np.empty(64, dtype=np.int64), np.empty(64, dtype=np.int64)
+    lefts, waiting = np.empty(64), np.zeros(64, dtype=np.bool_)  # the left part's sum, once known
+    depth = 0
+    starts[0], counts[0] = start, count
+    while True:
+        if counts[depth] > 128:  # descend into the left part
+            depth += 1
+            starts[depth], counts[depth], waiting[depth] = starts[depth - 1], _left_part(counts[depth - 1]), False
+            continue
+        total = _run_sum(values, starts[depth], counts[depth])
+        while depth > 0 and waiting[depth - 1]:  # both parts known: add them and go up
+            depth -= 1
+            total = lefts[depth] + total
+        if depth == 0:
+            return total
+        parent = depth - 1  # a left part is done: keep its sum and do the right part
+        lefts[parent], waiting[parent] = total, True
+        left = _left_part(counts[parent])
+        starts[depth], counts[depth], waiting[depth] = starts[parent] + left, counts[parent] - left, False
+
+
+@njit(cache=True, nogil=True)
+def _left_part(count: int) -> int:
+    half = count // 2
+    return half - half % 8
+
+
+@njit(cache=True, nogil=True)
+def _run_sum(values: np.ndarray, start: int, count: int) -> float:
+    """numpy's sum of at most 128 values: in order below 8, else eight running sums added pairwise."""
+    if count < 8:
+        total = 0.0
+        for index in range(start, start + count):
+            total += values[index]
+        return total
+    partial = values[start : start + 8].copy()
+    index = 8
+    while index < count - count % 8:
+        for lane in range(8):
+            partial[lane] += values[start + index + lane]
+        index += 8
+    total = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + (
+        (partial[4] + partial[5]) + (partial[6] + partial[7])
+    )
+    for rest in range(index, count):
+        total += values[start + rest]
+    return total
+
+
+@row_loops
+def choose_rows(probabilities: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Option of each row of ``(R, K + 1)`` probabilities picked by its uniform draw: the number of
+    cumulative probabilities below the draw, at most ``K``."""
+    rows, options = probabilities.shape
+    choice = np.empty(rows, dtype=np.int64)
+    for row in prange(rows):
+        cumulative, below = 0.0, 0
+        for option in range(options):
+            cumulative = probabilities[row, option] if option == 0 else cumulative + probabilities[row, option]
+            below += cumulative < draws[row]
+        choice[row] = min(below, options - 1)
+    return choice
