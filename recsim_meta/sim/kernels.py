@@ -170,6 +170,8 @@ def _pairwise_sum(values: np.ndarray, start: int, count: int) -> float:
 
     numpy recurses; this loop keeps its own stack, since numba's cache cannot load recursive functions.
     """
+    if count <= 128:
+        return _run_sum(values, start, count)
     starts, counts = np.empty(64, dtype=np.int64), np.empty(64, dtype=np.int64)
     lefts, waiting = np.empty(64), np.zeros(64, dtype=np.bool_)  # the left part's sum, once known
     depth = 0
@@ -205,15 +207,14 @@ def _run_sum(values: np.ndarray, start: int, count: int) -> float:
         for index in range(start, start + count):
             total += values[index]
         return total
-    partial = values[start : start + 8].copy()
+    p0, p1, p2, p3, p4, p5, p6, p7 = values[start : start + 8]  # scalars: no array to allocate per row
     index = 8
     while index < count - count % 8:
-        for lane in range(8):
-            partial[lane] += values[start + index + lane]
+        at = start + index
+        p0, p1, p2, p3 = p0 + values[at], p1 + values[at + 1], p2 + values[at + 2], p3 + values[at + 3]
+        p4, p5, p6, p7 = p4 + values[at + 4], p5 + values[at + 5], p6 + values[at + 6], p7 + values[at + 7]
         index += 8
-    total = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + (
-        (partial[4] + partial[5]) + (partial[6] + partial[7])
-    )
+    total = ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
     for rest in range(index, count):
         total += values[start + rest]
     return total
