@@ -17,7 +17,7 @@ from recsim_meta.envs.domains import RESPONSES, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
 from recsim_meta.sim.kernels import add_related, distinct_draws, weighted_boosts
-from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph
+from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import make_social_graph
 from recsim_meta.sim.tasks import Task
@@ -205,6 +205,7 @@ class World:
         fusion_weights = np.array([r.fusion_weight for r in config.relations])
         self.fused_vectors = fuse_vectors(catalog.vectors, self.kg, self.kg_strength, fusion_weights)
         self.boosts = boost_matrix(self.kg, config.num_items, np.array([r.boost for r in config.relations]))
+        self.boost_rows = nonzero_rows(self.boosts)  # the same boosts, for lookups that stay in cache
         self.neighbours, self.degree = self.kg.neighbour_table(config.num_items)
         # weight of each history slot (oldest first) in the KG boost
         self.boost_weights = config.boost_decay ** np.arange(config.history_length - 1, -1, -1)
@@ -373,13 +374,13 @@ class World:
         """Utility added to ``items`` by the KG relations of recently consumed items, ``(B, S)``."""
         if not self.config.relations:
             return 0.0
-        weights = s.history_responses[:, :, 0] * self.boost_weights  # clicked * decay^age
+        clicked = s.history_responses[:, :, 0]
         if items.shape[1] > 1:
-            return weighted_boosts(weights, s.history_ids, items, self.boosts)
+            return weighted_boosts(clicked, self.boost_weights, s.history_ids, items, *self.boost_rows)
         # one item per session: numpy's einsum sums over h in another (vectorised) order, kept for the same trajectories;
         # boosts[history, items] as (B, H, 1); -1 (empty history, weight 0) indexes the last row, like numpy
         related = np.take(self.boosts, s.history_ids[:, :, None] * self.config.num_items + items[:, None, :])
-        return np.einsum("bh,bhs->bs", weights, related)
+        return np.einsum("bh,bhs->bs", clicked * self.boost_weights, related)  # weights: clicked * decay^age
 
     def consumption(self, s: Sessions, items: np.ndarray, affinity: np.ndarray) -> Consumption:
         """What the response function sees for ``items`` of shape ``(B,)`` or ``(B, S)``."""

@@ -127,19 +127,30 @@ def _holds(values: np.ndarray, item: int) -> bool:
 
 
 @row_loops
-def weighted_boosts(weights: np.ndarray, history: np.ndarray, items: np.ndarray, boosts: np.ndarray) -> np.ndarray:
-    """``sum_h weights[b, h] * boosts[history[b, h], items[b, s]]``, ``(B, S)``, summed in order of ``h``;
-    slots of weight 0 (unclicked or empty, ``history`` -1) add nothing and are skipped."""
+def weighted_boosts(
+    clicked: np.ndarray,
+    decay: np.ndarray,
+    history: np.ndarray,
+    items: np.ndarray,
+    boost_columns: np.ndarray,
+    boost_values: np.ndarray,
+) -> np.ndarray:
+    """``sum_h clicked[b, h] * decay[h] * boosts[history[b, h], items[b, s]]``, ``(B, S)``, summed in order of
+    ``h``, with the boost matrix given by its nonzero entries per row (``nonzero_rows``). Terms that are 0
+    (slots not clicked or empty, pairs without a boost) add nothing and are skipped."""
     batch, length = history.shape
     total = np.zeros(items.shape)
     for row in prange(batch):
         for slot in range(length):
-            weight = weights[row, slot]
+            weight = clicked[row, slot] * decay[slot]
             if weight == 0.0:
                 continue
-            boosted = boosts[history[row, slot]]
-            for column in range(items.shape[1]):
-                total[row, column] += weight * boosted[items[row, column]]
+            columns, values = boost_columns[history[row, slot]], boost_values[history[row, slot]]
+            for position in range(items.shape[1]):
+                for entry in range(len(columns)):
+                    if columns[entry] == items[row, position]:
+                        total[row, position] += weight * values[entry]
+                        break
     return total
 
 

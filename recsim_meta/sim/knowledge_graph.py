@@ -109,6 +109,17 @@ class KnowledgeGraph:
         return table, degree
 
 
+def nonzero_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nonzero entries of each row of ``matrix``: their columns ``(N, W)`` (-1 pads) and values ``(N, W)``."""
+    rows, columns = np.nonzero(matrix)
+    counts = np.bincount(rows, minlength=len(matrix))
+    slots = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    table = np.full((len(matrix), max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
+    values = np.zeros(table.shape, dtype=matrix.dtype)
+    table[rows, slots], values[rows, slots] = columns, matrix[rows, columns]
+    return table, values
+
+
 def assign_entities(rng: np.random.Generator, spec: EntitySpec, topics: np.ndarray, num_topics: int) -> np.ndarray:
     """Entity id of every item; a topic-bound entity ``e`` serves topic ``e % num_topics``."""
     if not spec.topic_bound:
