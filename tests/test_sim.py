@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from recsim_meta import Task, make_splits, sample_tasks
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, cascade_probabilities, mnl_probabilities, sample_choice
-from recsim_meta.sim.kernels import choose_rows, mnl_rows
+from recsim_meta.sim.kernels import choose_rows, mnl_rows, move_interests
 from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec, fuse_vectors, make_knowledge_graph
 
 utilities = arrays(
@@ -66,6 +66,19 @@ def test_compiled_mnl_and_sampling_match_numpy_bit_for_bit(rows, size, no_click,
         np.testing.assert_array_equal(mnl(u, no_click, temperature), expected)
         np.testing.assert_array_equal(choose(expected, draws), choices)
     np.testing.assert_array_equal(mnl_probabilities(u.reshape(rows, 1, size), no_click, temperature)[:, 0], expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_compiled_interest_update_matches_numpy_bit_for_bit(rows, dim, seed):
+    rng = np.random.default_rng(seed)
+    interest, targets, noise = rng.normal(size=(rows, dim)), rng.normal(size=(rows, dim)), rng.random((rows, dim))
+    pull, mean, reversion, scale = rng.random(rows), rng.normal(size=dim), rng.random(), rng.random()
+    expected = interest + (pull[:, None] * (targets - interest) + reversion * (mean - interest) + scale * (noise - 0.5))
+    for kernel in (move_interests.serial, move_interests.threaded):
+        moved = interest.copy()
+        kernel(moved, pull, targets, mean, reversion, scale, noise)
+        np.testing.assert_array_equal(moved, expected)
 
 
 def test_cascade_prefers_the_top_position():

@@ -244,3 +244,22 @@ def choose_rows(probabilities: np.ndarray, draws: np.ndarray) -> np.ndarray:
             below += cumulative < draws[row]
         choice[row] = min(below, options - 1)
     return choice
+
+
+@row_loops
+def move_interests(
+    interest: np.ndarray,
+    pull: np.ndarray,
+    targets: np.ndarray,
+    mean: np.ndarray,
+    reversion: float,
+    noise_scale: float,
+    noise: np.ndarray,
+) -> None:
+    """In place: ``interest += pull[:, None] * (targets - interest) + reversion * (mean - interest)
+    + noise_scale * (noise - 0.5)``, added in that order."""
+    for row in prange(interest.shape[0]):
+        for column in range(interest.shape[1]):
+            current = interest[row, column]
+            toward = pull[row] * (targets[row, column] - current) + reversion * (mean[column] - current)
+            interest[row, column] = current + (toward + noise_scale * (noise[row, column] - 0.5))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsim_meta.sim.kernels import move_interests
+
 UNIFORM_TO_UNIT_STD = np.sqrt(12.0)  # U(0, 1) - 0.5 has std 1 / sqrt(12)
 
 
@@ -136,10 +138,15 @@ def update_users(
     """
     took = clicked.astype(np.float64)
     d = dynamics
-    state.interest += (
-        (d.pull * took * engagement)[:, None] * (item_vectors - state.interest)
-        + d.reversion * (interest_mean - state.interest)
-        + d.drift * UNIFORM_TO_UNIT_STD * (rng.random(state.interest.shape) - 0.5)
+    noise = rng.random(state.interest.shape)
+    move_interests(
+        state.interest,
+        d.pull * took * engagement,
+        item_vectors,
+        interest_mean,
+        d.reversion,
+        d.drift * UNIFORM_TO_UNIT_STD,
+        noise,
     )
     state.fatigue *= d.fatigue_decay
     state.fatigue[np.arange(len(took)), item_topics] += d.fatigue_rate * took
