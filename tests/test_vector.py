@@ -16,8 +16,8 @@ from hypothesis.extra.numpy import arrays
 import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
-from recsim_meta.envs.world import SMALL_BATCH, found_in, repeats_earlier
-from recsim_meta.sim.kernels import add_related, distinct_draws, weighted_boosts
+from recsim_meta.envs.world import SMALL_BATCH, distinct_rows, found_in, repeats_earlier
+from recsim_meta.sim.kernels import add_related, weighted_boosts
 from recsim_meta.sim.knowledge_graph import nonzero_rows
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
@@ -226,17 +226,17 @@ def test_related_candidates_agree_with_plain_python(batch, related, seed):
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 3), st.data())
-def test_distinct_draws_fill_every_row_with_distinct_items(num_items, rows, spare, data):
+def test_distinct_rows_fill_every_row_with_distinct_items(num_items, rows, spare, data):
     """Also when blocks leave rows short (no spare draws, a sample of the whole catalogue)."""
     size = data.draw(st.integers(1, num_items))
-    sample = distinct_draws(np.random.default_rng(data.draw(st.integers(0, 99))), num_items, size, rows, spare)
+    sample = distinct_rows(np.random.default_rng(data.draw(st.integers(0, 99))), num_items, size, rows, spare)
     assert sample.shape == (rows, size) and sample.min() >= 0 and sample.max() < num_items
     assert all(len(set(row)) == size for row in sample.tolist())
 
 
-def test_distinct_draws_are_uniform_over_ordered_samples():
+def test_distinct_rows_are_uniform_over_ordered_samples():
     """Each of the 5 * 4 * 3 = 60 ordered samples of 3 of 5 items is equally likely (chi-square test)."""
-    sample = distinct_draws(np.random.default_rng(0), 5, 3, 60_000, 0)
+    sample = distinct_rows(np.random.default_rng(0), 5, 3, 60_000, 0)
     _, counts = np.unique(sample @ np.array([25, 5, 1]), return_counts=True)
     assert len(counts) == 60
     chi_square = ((counts - 1000.0) ** 2 / 1000.0).sum()

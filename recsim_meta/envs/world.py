@@ -16,7 +16,7 @@ import numpy as np
 from recsim_meta.envs.domains import RESPONSES, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
-from recsim_meta.sim.kernels import add_related, distinct_draws, weighted_boosts
+from recsim_meta.sim.kernels import add_related, keep_distinct, weighted_boosts
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import make_social_graph
@@ -116,15 +116,27 @@ def sample_distinct(rng: np.random.Generator, num_items: int, size: int, rows: i
     """``(rows, size)`` int64: each row a uniform random sample of distinct items, in random order.
 
     One row uses ``Generator.choice`` (the single env's draws); many rows skip repeated draws
-    (``distinct_draws``) when ``size^2`` is small against ``num_items``, or else each row takes the
+    (``keep_distinct``) when ``size^2`` is small against ``num_items``, or else each row takes the
     start of a random permutation.
     """
     if rows == 1:
         return rng.choice(num_items, size=size, replace=False)[None]
     if size * size > num_items:
         return np.argsort(rng.random((rows, num_items)), axis=1)[:, :size]
-    # about size^2 / (2 num_items) repeats are expected per row: spare draws cover them in most rows
-    return distinct_draws(rng, num_items, size, rows, spare=1 + size * size // num_items)
+    # about size^2 / (2 num_items) repeats are expected per row: the spare draws cover most rows
+    return distinct_rows(rng, num_items, size, rows, spare=1 + size * size // num_items)
+
+
+def distinct_rows(rng: np.random.Generator, num_items: int, size: int, rows: int, spare: int) -> np.ndarray:
+    """``(rows, size)`` int64 samples of distinct items by rejection (``keep_distinct``): each row draws
+    ``size + spare`` items at a time until it holds ``size`` distinct ones."""
+    sample, filled = np.empty((rows, size), dtype=np.int64), np.zeros(rows, dtype=np.int64)
+    short = np.arange(rows)
+    dtype = np.uint16 if num_items <= 2**16 else np.int64  # numpy draws small integers twice as fast
+    while len(short):
+        block = rng.integers(0, num_items, (len(short), size + spare), dtype=dtype)
+        short = keep_distinct(sample, filled, short, block, num_items)
+    return sample
 
 
 SMALL_BATCH = 32  # below this many rows one broadcast comparison is cheapest; above, column by column

@@ -2,7 +2,7 @@
 
 ``add_related``, ``weighted_boosts``, ``mnl_rows`` and ``choose_rows`` do exactly what the numpy code they
 replaced did, in the same order (the same floating-point sums, numpy's pairwise summation included), so
-trajectories are unchanged; ``distinct_draws`` samples the
+trajectories are unchanged; ``keep_distinct`` samples the
 candidates of many users at once (one user keeps ``Generator.choice``). Row loops run on every core for
 large batches (``row_loops``). ``cache=True`` keeps the compiled code between processes; ``nogil=True``
 lets other threads run meanwhile.
@@ -43,40 +43,35 @@ def _renamed(function: Callable, suffix: str) -> Callable:
 
 
 @njit(cache=True, nogil=True)
-def distinct_draws(rng: np.random.Generator, num_items: int, size: int, rows: int, spare: int) -> np.ndarray:
-    """``(rows, size)`` int64: each row a uniform random sample of distinct items of ``[0, num_items)``,
-    in random order, by rejection: a row keeps its draws in order and skips repeats.
-
-    Draws come from ``rng`` in blocks of ``size + spare`` per row (numba's generator gives numpy's
-    stream); the few rows a block leaves short draw another block.
-    """
-    sample = np.empty((rows, size), dtype=np.int64)
-    filled = np.zeros(rows, dtype=np.int64)
+def keep_distinct(
+    sample: np.ndarray, filled: np.ndarray, rows: np.ndarray, block: np.ndarray, num_items: int
+) -> np.ndarray:
+    """Fill the ``rows`` of ``sample`` ``(R, size)``, of which ``filled`` hold entries already, with the
+    draws of ``block`` (one row of items of ``[0, num_items)`` per entry of ``rows``) in order, skipping
+    repeats: rejection sampling, so each row is a uniform random sample of distinct items in random
+    order. Returns the rows still short."""
+    size = sample.shape[1]
     seen = np.zeros(num_items, dtype=np.bool_)
-    short = np.arange(rows)
-    while len(short):
-        block = rng.integers(0, num_items, (len(short), size + spare))
-        still_short = np.empty(len(short), dtype=np.int64)
-        count = 0
-        for index, row in enumerate(short):
-            kept = filled[row]
-            for slot in range(kept):
-                seen[sample[row, slot]] = True
-            for item in block[index]:
-                if kept == size:
-                    break
-                if not seen[item]:
-                    seen[item] = True
-                    sample[row, kept] = item
-                    kept += 1
-            for slot in range(kept):
-                seen[sample[row, slot]] = False
-            filled[row] = kept
-            if kept < size:
-                still_short[count] = row
-                count += 1
-        short = still_short[:count]
-    return sample
+    short = np.empty(len(rows), dtype=np.int64)
+    count = 0
+    for index, row in enumerate(rows):
+        kept = filled[row]
+        for slot in range(kept):
+            seen[sample[row, slot]] = True
+        for item in block[index]:
+            if kept == size:
+                break
+            if not seen[item]:
+                seen[item] = True
+                sample[row, kept] = item
+                kept += 1
+        for slot in range(kept):
+            seen[sample[row, slot]] = False
+        filled[row] = kept
+        if kept < size:
+            short[count] = row
+            count += 1
+    return short[:count]
 
 
 @row_loops
