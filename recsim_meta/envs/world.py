@@ -16,7 +16,7 @@ import numpy as np
 from recsim_meta.envs.domains import RESPONSES, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
-from recsim_meta.sim.kernels import add_related, keep_distinct, weighted_boosts
+from recsim_meta.sim.kernels import add_related, keep_distinct, push_history, weighted_boosts
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import make_social_graph
@@ -451,11 +451,8 @@ class World:
             engagement=engagement,
             time_spent=response.time,
         )
-        s.history_ids[:, :-1] = s.history_ids[:, 1:]
-        s.history_ids[:, -1] = np.where(clicked, item, items[:, 0])
-        s.history_responses[:, :-1] = s.history_responses[:, 1:]
-        for column, value in enumerate((clicked, reward, engagement)):  # RESPONSE_COLUMNS
-            s.history_responses[:, -1, column] = value
+        shown = np.where(clicked, item, items[:, 0])  # the history records the top item of a slate not clicked
+        push_history(s.history_ids, s.history_responses, shown, clicked, reward, engagement)  # RESPONSE_COLUMNS
         s.steps += 1
         s.clicks += clicked
         s.time_spent += np.where(clicked, response.time, cfg.no_click_cost)

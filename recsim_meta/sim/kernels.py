@@ -258,3 +258,25 @@ def move_interests(
             current = interest[row, column]
             toward = pull[row] * (targets[row, column] - current) + reversion * (mean[column] - current)
             interest[row, column] = current + (toward + noise_scale * (noise[row, column] - 0.5))
+
+
+@row_loops
+def push_history(
+    ids: np.ndarray,
+    responses: np.ndarray,
+    items: np.ndarray,
+    clicked: np.ndarray,
+    reward: np.ndarray,
+    engagement: np.ndarray,
+) -> None:
+    """In place: shift each row of the history ``ids`` ``(B, H)`` and ``responses`` ``(B, H, 3)`` one slot
+    to the left (oldest out) and write ``items`` and ``(clicked, reward, engagement)`` in the last slot."""
+    length = ids.shape[1]
+    for row in prange(ids.shape[0]):
+        for slot in range(length - 1):
+            ids[row, slot] = ids[row, slot + 1]
+            responses[row, slot] = responses[row, slot + 1]
+        ids[row, length - 1] = items[row]
+        responses[row, length - 1, 0] = clicked[row]
+        responses[row, length - 1, 1] = reward[row]
+        responses[row, length - 1, 2] = engagement[row]
