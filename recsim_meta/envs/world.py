@@ -328,7 +328,7 @@ class World:
             user[:, index] = column
         features = np.take(self.item_features, s.candidates, axis=0)  # np.take: faster than indexing for rows
         if self.social is not None:
-            features[:, :, -1] = self.social.signal[s.member[:, None], s.candidates]
+            features[:, :, -1] = self.friend_signal(s, s.candidates)
         return {
             "candidate_ids": s.candidates.copy(),
             "candidate_features": features.reshape(len(s.candidates), -1),
@@ -357,8 +357,13 @@ class World:
         if self.config.burst_rate > 0:
             utility += s.burst[rows, topics]
         if self.social is not None:
-            utility += self.config.social.weight * self.social.signal[s.member[:, None], items]
+            utility += self.config.social.weight * self.friend_signal(s, items)
         return utility, affinity
+
+    def friend_signal(self, s: Sessions, items: np.ndarray) -> np.ndarray:
+        """The social signal of ``items`` (``(B, S)``) for each session's member (float32; a flat ``np.take``
+        is several times faster than indexing by member and item)."""
+        return np.take(self.social.signal, s.member[:, None] * self.config.num_items + items)
 
     def domain_terms(self, s: Sessions, items: np.ndarray, engagement_only: bool = False) -> np.ndarray:
         """Sum of the domain's utility terms for ``items`` of shape ``(B,)`` or ``(B, S)`` (see ``UtilityTerm``)."""
