@@ -240,7 +240,7 @@ def test_distinct_rows_are_uniform_over_ordered_samples():
     _, counts = np.unique(sample @ np.array([25, 5, 1]), return_counts=True)
     assert len(counts) == 60
     chi_square = ((counts - 1000.0) ** 2 / 1000.0).sum()
-    assert chi_square < 95.0  # the 0.999 quantile of chi-square with 59 degrees of freedom is 95.0
+    assert chi_square < 98.3  # the 0.999 quantile of chi-square with 59 degrees of freedom
 
 
 @settings(max_examples=40, deadline=None)
