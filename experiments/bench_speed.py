@@ -4,10 +4,11 @@ Prints, in one run, a Markdown table of single-env steps/s for every registered 
 user-steps/s for B = 1, 64, 1024, 4096, RecSim interest-evolution steps/s with the same slate size
 and candidate count (when ``--recsim-python`` names an interpreter that has ``recsim-no-tf``, which
 needs ``gym`` 0.26 and ``six`` and must never be a dependency of this project), and the resident
-memory before and after long runs.
+memory before and after long runs. Each rate is the best of ``--repeats`` runs (as ``timeit`` reports):
+the machine's speed varies from minute to minute, and a short run caught in a slow spell says little.
 
 Usage:
-    python experiments/bench_speed.py [--steps 20000] [--memory-steps 1000000]
+    python experiments/bench_speed.py [--steps 20000] [--repeats 3] [--memory-steps 1000000]
         [--recsim-python /path/to/venv/bin/python]
 """
 
@@ -18,6 +19,8 @@ import os
 import resource
 import subprocess
 import time
+from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 
@@ -89,6 +92,11 @@ def recsim_steps_per_second(python: str, steps: int) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
+def best_of(repeats: int, rate: Callable[..., float], *args: Any) -> float:
+    """The highest of ``repeats`` measurements of ``rate(*args)``."""
+    return max(rate(*args) for _ in range(repeats))
+
+
 def memory_row(label: str, run) -> str:
     before = resident_mib()
     run()
@@ -98,12 +106,15 @@ def memory_row(label: str, run) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="single-env steps (vector: 40x as many user-steps)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the best one is reported")
     parser.add_argument("--memory-steps", type=int, default=1_000_000, help="steps of the memory runs")
     parser.add_argument("--recsim-python", help="python interpreter with recsim-no-tf installed")
     args = parser.parse_args()
 
     print("Single env through gym.make (random actions):\n\n| env id | steps/s |\n|---|---|")
-    single = {env_id: single_steps_per_second(env_id, args.steps) for env_id in recsim_meta.ENV_IDS}
+    single = {
+        env_id: best_of(args.repeats, single_steps_per_second, env_id, args.steps) for env_id in recsim_meta.ENV_IDS
+    }
     for env_id, rate in single.items():
         print(f"| {env_id} | {rate:,.0f} |")
 
@@ -111,11 +122,14 @@ def main() -> None:
     print("| env id | " + " | ".join(f"B={b}" for b in BATCH_SIZES) + " |")
     print("|---|" + "---|" * len(BATCH_SIZES))
     for env_id in recsim_meta.ENV_IDS:
-        rates = [vector_user_steps_per_second(env_id, b, 40 * args.steps, args.steps) for b in BATCH_SIZES]
+        rates = [
+            best_of(args.repeats, vector_user_steps_per_second, env_id, b, 40 * args.steps, args.steps)
+            for b in BATCH_SIZES
+        ]
         print(f"| {env_id} | " + " | ".join(f"{rate:,.0f}" for rate in rates) + " |")
 
     if args.recsim_python:
-        recsim = recsim_steps_per_second(args.recsim_python, args.steps)
+        recsim = best_of(args.repeats, recsim_steps_per_second, args.recsim_python, args.steps)
         print(f"\nRecSim interest evolution (same slate size and candidates): {recsim:,.0f} steps/s;")
         print(f"{RECSIM_ID} single env / RecSim = {single[RECSIM_ID] / recsim:.2f}x")
 

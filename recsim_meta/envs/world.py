@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import functools
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -16,7 +15,7 @@ import numpy as np
 from recsim_meta.envs.domains import RESPONSES, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
-from recsim_meta.sim.kernels import add_related, keep_distinct, push_history, weighted_boosts
+from recsim_meta.sim.kernels import add_related, keep_distinct, push_history, repeats_earlier, weighted_boosts
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import make_social_graph
@@ -137,35 +136,6 @@ def distinct_rows(rng: np.random.Generator, num_items: int, size: int, rows: int
         block = rng.integers(0, num_items, (len(short), size + spare), dtype=dtype)
         short = keep_distinct(sample, filled, short, block, num_items)
     return sample
-
-
-SMALL_BATCH = 32  # below this many rows one broadcast comparison is cheapest; above, column by column
-
-
-def found_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """``(B, S)`` mask of the entries of ``values`` that occur in the same row of ``pool`` ``(B, R)``."""
-    if len(values) < SMALL_BATCH:
-        return (values[:, :, None] == pool[:, None, :]).any(axis=2)
-    found = values == pool[:, :1]  # numpy reduces short axes slowly: compare one pool column at a time
-    for column in range(1, pool.shape[1]):
-        found |= values == pool[:, column : column + 1]
-    return found
-
-
-def repeats_earlier(rows: np.ndarray) -> np.ndarray:
-    """``(B, S)`` mask of entries equal to an entry before them in their row."""
-    if len(rows) < SMALL_BATCH:
-        return ((rows[:, :, None] == rows[:, None, :]) & _earlier(rows.shape[1])).any(axis=2)
-    repeats = np.zeros(rows.shape, dtype=bool)
-    for column in range(1, rows.shape[1]):
-        repeats[:, column] = found_in(rows[:, column : column + 1], rows[:, :column])[:, 0]
-    return repeats
-
-
-@functools.cache
-def _earlier(size: int) -> np.ndarray:
-    """``(S, S)`` mask whose entry ``[i, j]`` says slot ``j`` comes before slot ``i``."""
-    return np.tri(size, k=-1, dtype=bool)
 
 
 def feature_names(config: DomainConfig) -> tuple[str, ...]:

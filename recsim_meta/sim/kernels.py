@@ -280,3 +280,13 @@ def push_history(
         responses[row, length - 1, 0] = clicked[row]
         responses[row, length - 1, 1] = reward[row]
         responses[row, length - 1, 2] = engagement[row]
+
+
+@row_loops
+def repeats_earlier(rows: np.ndarray) -> np.ndarray:
+    """``(B, S)`` mask of the entries of ``rows`` equal to an entry before them in their row."""
+    repeats = np.zeros(rows.shape, dtype=np.bool_)
+    for row in prange(rows.shape[0]):
+        for column in range(1, rows.shape[1]):
+            repeats[row, column] = _holds(rows[row, :column], rows[row, column])
+    return repeats
