@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from recsim_meta import Task, make_splits, sample_tasks
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, cascade_probabilities, mnl_probabilities, sample_choice
-from recsim_meta.sim.kernels import choose_rows, mnl_rows, move_interests
+from recsim_meta.sim.kernels import choose_rows, mnl_rows, move_interests, tire_and_spend
 from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec, fuse_vectors, make_knowledge_graph
 
 utilities = arrays(
@@ -79,6 +79,27 @@ def test_compiled_interest_update_matches_numpy_bit_for_bit(rows, dim, seed):
         moved = interest.copy()
         kernel(moved, pull, targets, mean, reversion, scale, noise)
         np.testing.assert_array_equal(moved, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_compiled_fatigue_satisfaction_and_budget_match_numpy_bit_for_bit(rows, topics, seed):
+    rng = np.random.default_rng(seed)
+    fatigue, satisfaction, budget = rng.random((rows, topics)), rng.normal(size=rows), rng.normal(size=rows)
+    clicked, topic = rng.random(rows) < 0.5, rng.integers(0, topics, rows)
+    received, time_spent, rates = rng.normal(size=rows), rng.random(rows), tuple(rng.random(5))
+    decay, rate, satisfaction_rate, refund, no_click_cost = rates
+    took = clicked.astype(np.float64)
+    expected_fatigue = fatigue * decay
+    expected_fatigue[np.arange(rows), topic] += rate * took
+    expected_satisfaction = satisfaction + satisfaction_rate * took * (received - satisfaction)
+    spent = np.where(clicked, time_spent, no_click_cost)
+    expected_budget = budget - (spent - refund * took * time_spent * expected_satisfaction)
+    for kernel in (tire_and_spend.serial, tire_and_spend.threaded):
+        state = fatigue.copy(), satisfaction.copy(), budget.copy()
+        kernel(*state, clicked, topic, received, time_spent, rates)
+        for got, expected in zip(state, (expected_fatigue, expected_satisfaction, expected_budget), strict=True):
+            np.testing.assert_array_equal(got, expected)
 
 
 def test_cascade_prefers_the_top_position():

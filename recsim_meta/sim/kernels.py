@@ -290,3 +290,29 @@ def repeats_earlier(rows: np.ndarray) -> np.ndarray:
         for column in range(1, rows.shape[1]):
             repeats[row, column] = _holds(rows[row, :column], rows[row, column])
     return repeats
+
+
+@row_loops
+def tire_and_spend(
+    fatigue: np.ndarray,
+    satisfaction: np.ndarray,
+    budget: np.ndarray,
+    clicked: np.ndarray,
+    topics: np.ndarray,
+    received: np.ndarray,
+    time_spent: np.ndarray,
+    rates: tuple[float, float, float, float, float],
+) -> None:
+    """In place, per user: fatigue decays and grows on the consumed topic; satisfaction moves toward the
+    received utility; the budget pays the time spent (``no_click_cost`` without a click), less a refund
+    for satisfaction. ``rates``: ``(fatigue_decay, fatigue_rate, satisfaction_rate, budget_refund,
+    no_click_cost)``; the sums are numpy's, in the same order."""
+    fatigue_decay, fatigue_rate, satisfaction_rate, budget_refund, no_click_cost = rates
+    for row in prange(fatigue.shape[0]):
+        took = 1.0 if clicked[row] else 0.0
+        for topic in range(fatigue.shape[1]):
+            fatigue[row, topic] *= fatigue_decay
+        fatigue[row, topics[row]] += fatigue_rate * took
+        satisfaction[row] += satisfaction_rate * took * (received[row] - satisfaction[row])
+        spent = time_spent[row] if clicked[row] else no_click_cost
+        budget[row] -= spent - budget_refund * took * time_spent[row] * satisfaction[row]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsim_meta.sim.kernels import move_interests
+from recsim_meta.sim.kernels import move_interests, tire_and_spend
 
 UNIFORM_TO_UNIT_STD = np.sqrt(12.0)  # U(0, 1) - 0.5 has std 1 / sqrt(12)
 
@@ -148,11 +148,10 @@ def update_users(
         d.drift * UNIFORM_TO_UNIT_STD,
         noise,
     )
-    state.fatigue *= d.fatigue_decay
-    state.fatigue[np.arange(len(took)), item_topics] += d.fatigue_rate * took
-    state.satisfaction += d.satisfaction_rate * took * (received_utility - state.satisfaction)
-    spent = np.where(clicked, time_spent, d.no_click_cost)
-    state.budget -= spent - d.budget_refund * took * time_spent * state.satisfaction
+    rates = tuple(map(float, (d.fatigue_decay, d.fatigue_rate, d.satisfaction_rate, d.budget_refund, d.no_click_cost)))
+    tire_and_spend(
+        state.fatigue, state.satisfaction, state.budget, clicked, item_topics, received_utility, time_spent, rates
+    )
     for spec in d.traits:
         if spec.growth:
             grown = state.traits[spec.name] + spec.growth * took * engagement
