@@ -1,11 +1,10 @@
-"""Compiled loops (numba) for the parts of a batched step that numpy does slowly: many short rows.
+"""Compiled loops (numba) over the users of a batched step, where numpy would make many passes over short rows.
 
-``add_related``, ``weighted_boosts``, ``mnl_rows`` and ``choose_rows`` do exactly what the numpy code they
-replaced did, in the same order (the same floating-point sums, numpy's pairwise summation included), so
-trajectories are unchanged; ``keep_distinct`` samples the
-candidates of many users at once (one user keeps ``Generator.choice``). Row loops run on every core for
-large batches (``row_loops``). ``cache=True`` keeps the compiled code between processes; ``nogil=True``
-lets other threads run meanwhile.
+Each loop but ``keep_distinct`` does what the numpy code it replaced did, with the same operations in the
+same order (numpy's pairwise summation included), so trajectories are unchanged; tests compare them with
+numpy bit for bit. ``keep_distinct`` samples the candidates of many users at once by rejection (one user
+keeps ``Generator.choice``). ``row_loops`` runs a loop on every core for large batches. ``cache=True``
+keeps the compiled code between processes; ``nogil=True`` lets other Python threads run meanwhile.
 """
 
 from __future__ import annotations
