@@ -2,6 +2,7 @@
 next-step autoreset, bad actions, flat memory."""
 
 import copy
+import multiprocessing
 import tracemalloc
 
 import gymnasium as gym
@@ -17,7 +18,7 @@ import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
 from recsim_meta.envs.world import distinct_rows
-from recsim_meta.sim.kernels import add_related, push_history, repeats_earlier, weighted_boosts
+from recsim_meta.sim.kernels import PARALLEL_ROWS, add_related, push_history, repeats_earlier, weighted_boosts
 from recsim_meta.sim.knowledge_graph import nonzero_rows
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
@@ -268,3 +269,24 @@ def test_compiled_history_push_matches_numpy(batch, length, seed):
         kernel(pushed_ids, pushed_responses, items, clicked, reward, engagement)
         np.testing.assert_array_equal(pushed_ids, expected_ids)
         np.testing.assert_array_equal(pushed_responses, expected_responses.astype(np.float32))
+
+
+def _step_large_vector_env(queue) -> None:
+    envs = make_vec("recsim_meta/Game-v0", PARALLEL_ROWS)
+    envs.reset(seed=1)
+    envs.step(envs.action_space.sample())
+    queue.put("stepped")
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_a_child_forked_after_the_threads_started_still_steps_a_large_vector_env():
+    """GNU OpenMP kills such a child as soon as it starts threads; it must run the plain loops instead."""
+    envs = make_vec("recsim_meta/Game-v0", PARALLEL_ROWS)
+    envs.reset(seed=0)
+    envs.step(envs.action_space.sample())  # starts numba's threads in this process
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_step_large_vector_env, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0 and queue.get(timeout=5) == "stepped"

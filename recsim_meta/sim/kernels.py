@@ -10,6 +10,7 @@ keeps the compiled code between processes; ``nogil=True`` lets other Python thre
 from __future__ import annotations
 
 import functools
+import os
 import types
 from collections.abc import Callable
 
@@ -17,18 +18,27 @@ import numpy as np
 from numba import njit, prange
 
 PARALLEL_ROWS = 512  # from this many rows on, row loops run on every core (starting the threads costs ~10 us)
+_threads_pid: int | None = None  # the process whose row loops run threaded: the first to use threads
 
 
 def row_loops(function: Callable) -> Callable:
     """``function``, whose outer loop is a ``prange`` over the rows of its first argument, compiled twice:
     a plain loop for few rows, numba's threads for ``PARALLEL_ROWS`` rows or more. Each row is computed
-    on its own, so both give the same result."""
+    on its own, so both give the same result.
+
+    Only the first process to use the threads uses them: GNU OpenMP (numba's threads here) kills a child
+    forked after it started, so such children run the plain loops.
+    """
     serial = njit(cache=True, nogil=True)(function)
     threaded = njit(cache=True, nogil=True, parallel=True)(_renamed(function, "_threaded"))
 
     @functools.wraps(function)
     def run(*args: np.ndarray) -> np.ndarray:
-        return (threaded if len(args[0]) >= PARALLEL_ROWS else serial)(*args)
+        global _threads_pid
+        if len(args[0]) < PARALLEL_ROWS:
+            return serial(*args)
+        _threads_pid = _threads_pid or os.getpid()
+        return (threaded if _threads_pid == os.getpid() else serial)(*args)
 
     run.serial, run.threaded = serial, threaded
     return run
