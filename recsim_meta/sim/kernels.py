@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit, prange
 
-PARALLEL_ROWS = 512  # from this many rows on, row loops run on every core (starting the threads costs ~10 us)
+PARALLEL_ROWS = 512  # from here on, threads pay: starting them costs 2-10 us, what 512 rows of a light loop take
 _threads_pid: int | None = None  # the process whose row loops run threaded: the first to use threads
 
 
