@@ -100,23 +100,29 @@ class KnowledgeGraph:
 
     def neighbour_table(self, num_items: int) -> tuple[np.ndarray, np.ndarray]:
         """Out-neighbours of every item as an ``(N, max_degree)`` table padded with -1, and the degrees."""
-        degree = np.bincount(self.heads, minlength=num_items)
-        table = np.full((num_items, max(int(degree.max(initial=0)), 1)), -1, dtype=np.int64)
-        order = np.argsort(self.heads, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(degree)[:-1]])
-        slots = np.arange(len(order)) - starts[self.heads[order]]
-        table[self.heads[order], slots] = self.tails[order]
+        degree, (table,) = padded_rows(self.heads, num_items, self.tails)
         return table, degree
 
 
+def padded_rows(rows: np.ndarray, num_rows: int, *values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each array of ``values`` grouped by ``rows`` (in their order) into a ``(num_rows, W)`` table padded
+    with -1, ``W`` the largest group (at least 1); also the group sizes ``(num_rows,)``."""
+    counts = np.bincount(rows, minlength=num_rows)
+    order = np.argsort(rows, kind="stable")
+    slots = np.arange(len(order)) - (np.cumsum(counts) - counts)[rows[order]]
+    width = max(int(counts.max(initial=0)), 1)
+    tables = []
+    for value in values:
+        table = np.full((num_rows, width), -1, dtype=value.dtype)
+        table[rows[order], slots] = value[order]
+        tables.append(table)
+    return counts, tables
+
+
 def nonzero_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The nonzero entries of each row of ``matrix``: their columns ``(N, W)`` (-1 pads) and values ``(N, W)``."""
+    """The nonzero entries of each row of ``matrix``: their columns ``(N, W)`` and values ``(N, W)`` (-1 pads)."""
     rows, columns = np.nonzero(matrix)
-    counts = np.bincount(rows, minlength=len(matrix))
-    slots = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    table = np.full((len(matrix), max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
-    values = np.zeros(table.shape, dtype=matrix.dtype)
-    table[rows, slots], values[rows, slots] = columns, matrix[rows, columns]
+    _, (table, values) = padded_rows(rows, len(matrix), columns, matrix[rows, columns])
     return table, values
 
 
