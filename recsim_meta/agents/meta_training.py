@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from recsim_meta.agents.pretraining import pretrain
 from recsim_meta.agents.recommender_policy import atomic_directory, read_model, write_model
 from recsim_meta.config_files import config_yaml, read_config
 from recsim_meta.envs import MULTI_DOMAIN_ID
+from recsim_meta.sim.tasks import Task
 
 TRAINING_FILE = "training.json"
 OPTIMIZER_FILE = "optimizer.pt"
@@ -173,6 +175,12 @@ def load_checkpoint(path: Path, env: gym.Env, config: MetaConfig) -> tuple[MetaR
     return agent, optimizer, done
 
 
+def draw_tasks(rng: np.random.Generator, split: Sequence[Task], count: int) -> tuple[list[Task], list[int]]:
+    """``count`` tasks of ``split`` drawn with replacement, and an episode seed for each."""
+    chosen = [split[i] for i in rng.choice(len(split), count)]
+    return chosen, [int(seed) for seed in rng.integers(2**31 - 1000, size=count)]
+
+
 def meta_train(config: MetaConfig, out: str | Path, resume: bool = False, progress: bool = True) -> MetaRLAgent:
     """Run (or with ``resume`` continue) the meta-training of the module docstring; returns the agent.
 
@@ -220,12 +228,10 @@ def meta_train(config: MetaConfig, out: str | Path, resume: bool = False, progre
             rng = np.random.default_rng([config.seed, iteration])
             torch.manual_seed(int(rng.integers(2**31)))
             agent.generator.manual_seed(int(rng.integers(2**31)))
-            chosen = [tasks[i] for i in rng.choice(len(tasks), config.tasks_per_iteration)]
-            seeds = [int(s) for s in rng.integers(2**31 - 1000, size=len(chosen))]
+            chosen, seeds = draw_tasks(rng, tasks, config.tasks_per_iteration)
             validation = None
             if learn_hyperparameters:  # drawn after the above: runs without it draw the same tasks and seeds
-                picked = [validation_split[i] for i in rng.choice(len(validation_split), config.validation_tasks)]
-                validation = (validation_envs, picked, [int(s) for s in rng.integers(2**31 - 1000, size=len(picked))])
+                validation = (validation_envs, *draw_tasks(rng, validation_split, config.validation_tasks))
             record = agent.meta_step(
                 envs,
                 chosen,
