@@ -166,10 +166,10 @@ def mnl_rows(utilities: np.ndarray, no_click_utility: float, temperature: float)
     probabilities = np.empty((rows, size + 1))
     for row in prange(rows):
         scores = probabilities[row]
+        top = scores[size] = no_click_utility * temperature
         for column in range(size):
             scores[column] = utilities[row, column] * temperature
-        scores[size] = no_click_utility * temperature
-        top = scores.max()
+            top = max(top, scores[column])
         for column in range(size + 1):
             scores[column] = np.exp(scores[column] - top)
         total = 0.0 + _pairwise_sum(scores, 0, size + 1)
@@ -282,9 +282,10 @@ def push_history(
     to the left (oldest out) and write ``items`` and ``(clicked, reward, engagement)`` in the last slot."""
     length = ids.shape[1]
     for row in prange(ids.shape[0]):
-        for slot in range(length - 1):
+        for slot in range(length - 1):  # element by element: a slice assignment per slot is several times slower
             ids[row, slot] = ids[row, slot + 1]
-            responses[row, slot] = responses[row, slot + 1]
+            for column in range(responses.shape[2]):
+                responses[row, slot, column] = responses[row, slot + 1, column]
         ids[row, length - 1] = items[row]
         responses[row, length - 1, 0] = clicked[row]
         responses[row, length - 1, 1] = reward[row]
