@@ -17,8 +17,7 @@ meta-tests on more cohorts of the left-out domain than the config's:
     python experiments/meta_quality.py --seeds 0 1 2 --test-adaptation 10 3 --points 0 5 --curves curves_10_steps
 
 ``--meta-hyperparameters`` meta-trains with the loss weights and discount learned by meta-gradient
-(``adaptation: {meta_hyperparameters: true}``); ``--hidden-domain-tasks N`` plays N of each iteration's tasks
-with the domain hidden (and meta-tests the left-out domain hidden); give each its own ``--out``.
+(``adaptation: {meta_hyperparameters: true}``); give it its own ``--out``.
 
 Every run also has ``meta_finetuned`` (the baseline's fine-tuning from the meta-learned weights) and prints
 each method's score minus the fine-tuned baseline's on the same task, seed and users.
@@ -61,15 +60,12 @@ def main() -> None:
     )
     parser.add_argument("--curves", default="curves", help="name of the CSV and PNG in --out (default curves)")
     parser.add_argument("--meta-hyperparameters", action="store_true", help="learn loss weights and discount")
-    parser.add_argument("--hidden-domain-tasks", type=int, help="tasks per iteration played with the domain hidden")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     curves = args.out / f"{args.curves}.csv"
     rows = read_rows(curves) if args.tables_only else []
     for seed in [] if args.tables_only else args.seeds:
         config = MetaConfig.from_yaml(args.config, seed=seed)
-        if args.hidden_domain_tasks is not None:
-            config = dataclasses.replace(config, hidden_domain_tasks=args.hidden_domain_tasks)
         if args.meta_hyperparameters:
             config = dataclasses.replace(config, adaptation={**config.adaptation, "meta_hyperparameters": True})
         run = args.out / f"seed_{seed}"

@@ -135,7 +135,7 @@ def adapt_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     if args.mode not in (*MODES, "finetune"):
         parser.error(f"--mode must be one of {', '.join(MODES)}, finetune, got {args.mode!r}")
     task = sample_tasks(domain, config.num_cohorts, config.task_seed)[int(cohort)]
-    env = config.make_env(hide_domain=config.hides(domain))
+    env = config.make_env()
     agent = MetaRLAgent.load(checkpoint, env, seed=args.seed)
     options = {"task": task}
     before = run_episodes(env, agent, args.eval_episodes, 1_000_000 + args.seed, options)

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tiny_configs import TINY
 
-from recsim_meta.agents.bert_recommender import PAD, UNKNOWN_DOMAIN
+from recsim_meta.agents.bert_recommender import PAD
 from recsim_meta.agents.meta_rl import HYPERPARAMETERS, AdaptationSettings, MetaRLAgent, TaskMemory, slate_log_prob
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.recommender_policy import RecommenderPolicy, read_model
@@ -167,29 +167,6 @@ def test_meta_hyperparameters_are_learned_saved_and_resumed(tmp_path, monkeypatc
         AdaptationSettings(meta_hyperparameters=True, gamma=1.0)
     with pytest.raises(ValueError, match="validation_tasks must be a positive integer"):
         MetaConfig(validation_tasks=0)
-
-
-def test_hidden_domain_tasks_train_the_unknown_domain_token_and_hide_the_left_out_domain_at_test(tmp_path, monkeypatch):
-    config = MetaConfig(
-        **{**TINY, "iterations": 1, "hidden_domain_tasks": 1, "adaptation_episodes": [0], "eval_episodes": 1}
-    )
-    agent = meta_train(config, tmp_path / "run", progress=False)
-    pretrained = read_model(tmp_path / "run" / "pretrained")
-    unknown = agent.model.item_embeddings.weight[UNKNOWN_DOMAIN]
-    assert not torch.equal(unknown, pretrained.item_embeddings.weight[UNKNOWN_DOMAIN])  # played, so trained
-
-    hidden = []
-    real_make_env = MetaConfig.make_env
-
-    def recording_make_env(self, split="train", **overrides):
-        hidden.append(overrides.get("hide_domain", False))
-        return real_make_env(self, split, **overrides)
-
-    monkeypatch.setattr(MetaConfig, "make_env", recording_make_env)
-    meta_test(agent, pretrained, config, seed=0, progress=False)
-    assert sum(hidden) == config.test_domain_tasks  # one env per left-out-domain task, and only those
-    with pytest.raises(ValueError, match="hidden_domain_tasks must be an integer in \\[0, tasks_per_iteration=2\\]"):
-        MetaConfig(**{**TINY, "hidden_domain_tasks": 3})
 
 
 def test_adapt_fills_the_memory_and_adapts_the_heads(run):

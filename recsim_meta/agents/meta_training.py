@@ -56,10 +56,6 @@ class MetaConfig:
     ``AdaptationSettings`` fields); a checkpoint every ``checkpoint_every`` iterations. With
     ``adaptation: {meta_hyperparameters: true}``, ``validation_tasks`` tasks of the validation split per
     iteration give the meta-gradient of the loss weights and discount (Adam at ``meta_learning_rate``).
-    ``hidden_domain_tasks`` of each iteration's tasks are played with the domain indicator hidden, so that
-    the agent learns to act without knowing the domain, as it must in a domain it never trained on; with
-    it, meta-test and ``adapt`` show the left-out domain hidden, to every method (no model has a trained
-    token for that domain).
     Meta-test: ``adaptation_episodes`` (the curve's points), ``eval_episodes`` per task and point,
     ``test_domain_tasks`` cohorts of the held-out domain, ``finetune_steps`` of Adam at ``finetune_lr``
     for the fine-tuned baseline.
@@ -84,7 +80,6 @@ class MetaConfig:
     meta_learning_rate: float = 1e-2
     checkpoint_every: int = 10
     validation_tasks: int = 2
-    hidden_domain_tasks: int = 0
     adaptation: dict[str, Any] = dataclasses.field(default_factory=dict)
     adaptation_episodes: tuple[int, ...] = (0, 1, 2, 5, 10)
     eval_episodes: int = 8
@@ -101,14 +96,6 @@ class MetaConfig:
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if (
-            not isinstance(self.hidden_domain_tasks, int)
-            or not 0 <= self.hidden_domain_tasks <= self.tasks_per_iteration
-        ):
-            raise ValueError(
-                f"hidden_domain_tasks must be an integer in [0, tasks_per_iteration={self.tasks_per_iteration}], "
-                f"got {self.hidden_domain_tasks!r}"
-            )
         if not self.adaptation_episodes or min(self.adaptation_episodes) < 0:
             raise ValueError(f"adaptation_episodes must be integers >= 0, got {self.adaptation_episodes}")
         self.settings  # noqa: B018 (validates the adaptation keys)
@@ -129,14 +116,8 @@ class MetaConfig:
     def to_yaml(self) -> str:
         return config_yaml(self)
 
-    def hides(self, domain: str) -> bool:
-        """Whether meta-test and ``adapt`` show ``domain`` hidden: the left-out domain, to an agent trained
-        with ``hidden_domain_tasks``."""
-        return self.hidden_domain_tasks > 0 and domain == self.held_out_domain
-
     def make_env(self, split: str = "train", **overrides: Any) -> gym.Env:
-        """``MultiDomain-v0`` with this config's tasks; ``overrides`` are its other arguments (``hide_domain``)
-        or ``DomainConfig`` fields (e.g. ``slate_size``)."""
+        """``MultiDomain-v0`` with this config's tasks; ``overrides`` are ``DomainConfig`` fields (e.g. ``slate_size``)."""
         return gym.make(
             MULTI_DOMAIN_ID,
             split=split,
@@ -226,9 +207,7 @@ def meta_train(config: MetaConfig, out: str | Path, resume: bool = False, progre
         agent = MetaRLAgent(pretrained_model(config, env, out, progress), env, config.settings, config.seed)
         optimizer = make_optimizer(agent, config)
         done = 0
-    envs = [
-        config.make_env(hide_domain=slot < config.hidden_domain_tasks) for slot in range(config.tasks_per_iteration)
-    ]
+    envs = [config.make_env() for _ in range(config.tasks_per_iteration)]
     tasks = env.unwrapped.tasks
     learn_hyperparameters = config.settings.meta_hyperparameters
     if learn_hyperparameters:

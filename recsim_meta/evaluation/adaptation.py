@@ -49,7 +49,7 @@ def meta_test(
         "held_out_domain": splits.test_domain[: config.test_domain_tasks],
     }
     tasks = [(regime, task) for regime, group in regimes.items() for task in group]
-    envs = [config.make_env(hide_domain=config.hides(task.domain)) for _, task in tasks]
+    envs = [config.make_env() for _ in tasks]
     slots = range(len(tasks))
     eval_seeds = [1_000_000 + 100_000 * seed + 1000 * i for i in slots]
     adapt_seeds = [2_000_000 + 100_000 * seed + 1000 * i for i in slots]
