@@ -17,8 +17,14 @@ from hypothesis.extra.numpy import arrays
 import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
-from recsim_meta.envs.world import distinct_rows
-from recsim_meta.sim.kernels import PARALLEL_ROWS, add_related, push_history, repeats_earlier, weighted_boosts
+from recsim_meta.sim.kernels import (
+    PARALLEL_ROWS,
+    add_related,
+    draw_candidates,
+    push_history,
+    repeats_earlier,
+    weighted_boosts,
+)
 from recsim_meta.sim.knowledge_graph import nonzero_rows
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
@@ -194,7 +200,7 @@ def test_repeated_slate_positions_are_found(rows):
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 40), st.integers(0, 4), st.integers(0, 2**32 - 1))
 def test_related_candidates_agree_with_plain_python(batch, related, seed):
-    """Serial and threaded: the neighbours of the latest click (drawn as numpy did), then the uniform items."""
+    """The neighbours of the latest click (drawn as numpy did), then the uniform items."""
     rng = np.random.default_rng(seed)
     degree = rng.integers(0, 4, 8)
     neighbours = np.where(np.arange(4) < degree[:, None], rng.integers(0, 8, (8, 4)), -1)
@@ -210,27 +216,83 @@ def test_related_candidates_agree_with_plain_python(batch, related, seed):
         slots = (draws[row] * count).astype(np.int64)
         kept = list(dict.fromkeys(neighbours[source, slot] for slot in slots if slot < count))
         expected.append((kept + [item for item in uniform[row] if item not in kept])[:5])
-    for kernel in (add_related.serial, add_related.threaded):
-        assert kernel(clicked, history, draws, degree, neighbours, uniform).tolist() == expected
+    assert add_related(clicked, history, draws, degree, neighbours, uniform).tolist() == expected
+
+
+def splitmix64(key: int, counter: int) -> int:
+    """SplitMix64's output for state ``key + counter * 0x9E3779B97F4A7C15`` (mod 2^64), in plain Python."""
+    mask = 2**64 - 1
+    z = (key + counter * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+def plain_draw_candidates(clicked, history, degree, neighbours, num_items, size, related, key) -> list[list[int]]:
+    """``draw_candidates`` in plain Python, from its docstring."""
+    result = []
+    for row in range(len(clicked)):
+        counter, chosen = row << 32, []
+        clicks = np.flatnonzero(clicked[row])
+        source = history[row, clicks[-1]] if len(clicks) else 0
+        count = degree[source] if len(clicks) else 0
+        for _ in range(related):
+            counter += 1
+            slot = int((splitmix64(key, counter) >> 11) * 2.0**-53 * count)
+            if slot < count and neighbours[source, slot] not in chosen:
+                chosen.append(int(neighbours[source, slot]))
+        while len(chosen) < size:
+            counter += 1
+            product = (splitmix64(key, counter) >> 32) * num_items
+            if product % 2**32 >= 2**32 % num_items and product >> 32 not in chosen:
+                chosen.append(product >> 32)
+        result.append(chosen)
+    return result
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 3), st.data())
-def test_distinct_rows_fill_every_row_with_distinct_items(num_items, rows, spare, data):
-    """Also when blocks leave rows short (no spare draws, a sample of the whole catalogue)."""
+@given(st.integers(1, 12), st.integers(1, 40), st.data())
+def test_drawn_candidates_agree_with_plain_python(num_items, rows, data):
+    """Serial and threaded, also for a sample of the whole catalogue."""
     size = data.draw(st.integers(1, num_items))
-    sample = distinct_rows(np.random.default_rng(data.draw(st.integers(0, 99))), num_items, size, rows, spare)
-    assert sample.shape == (rows, size) and sample.min() >= 0 and sample.max() < num_items
-    assert all(len(set(row)) == size for row in sample.tolist())
+    related = data.draw(st.integers(0, size))
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    degree = rng.integers(0, 4, num_items)
+    neighbours = np.where(np.arange(3) < degree[:, None], rng.integers(0, num_items, (num_items, 3)), -1)
+    history = rng.integers(0, num_items, (rows, 4))
+    clicked = (rng.random((rows, 4)) < 0.5).astype(np.float32)
+    key = data.draw(st.integers(0, 2**64 - 1))
+    args = (clicked, history, degree, neighbours, num_items, size, related)
+    expected = plain_draw_candidates(*args, key)
+    for kernel in (draw_candidates.serial, draw_candidates.threaded):
+        assert kernel(*args, np.uint64(key)).tolist() == expected
 
 
-def test_distinct_rows_are_uniform_over_ordered_samples():
+def test_drawn_candidates_are_uniform_over_ordered_samples():
     """Each of the 5 * 4 * 3 = 60 ordered samples of 3 of 5 items is equally likely (chi-square test)."""
-    sample = distinct_rows(np.random.default_rng(0), 5, 3, 60_000, 0)
+    rows, degree, neighbours = 60_000, np.zeros(5, dtype=np.int64), np.full((5, 1), -1)
+    no_clicks, history = np.zeros((rows, 1)), np.zeros((rows, 1), dtype=np.int64)
+    sample = draw_candidates(no_clicks, history, degree, neighbours, 5, 3, 1, np.uint64(12345))  # no related: no click
     _, counts = np.unique(sample @ np.array([25, 5, 1]), return_counts=True)
     assert len(counts) == 60
     chi_square = ((counts - 1000.0) ** 2 / 1000.0).sum()
     assert chi_square < 98.3  # the 0.999 quantile of chi-square with 59 degrees of freedom
+
+
+def test_drawn_related_candidates_are_uniform_over_the_neighbours():
+    """One related slot after a click on item 0, whose 4 neighbours are 1-4: each comes first equally often
+    (chi-square tests at the 0.999 quantile), and the next slot is uniform over the items not yet in the row."""
+    rows = 40_000
+    neighbours = np.array([[1, 2, 3, 4]] + [[-1] * 4] * 9)
+    degree = np.array([4] + [0] * 9)
+    clicked, history = np.ones((rows, 1)), np.zeros((rows, 1), dtype=np.int64)
+    sample = draw_candidates(clicked, history, degree, neighbours, 10, 3, 1, np.uint64(7))
+    counts = np.bincount(sample[:, 0], minlength=10)
+    assert counts[[0, *range(5, 10)]].sum() == 0
+    assert ((counts[1:5] - rows / 4) ** 2 / (rows / 4)).sum() < 16.3  # 3 degrees of freedom
+    second = np.bincount(sample[sample[:, 0] == 1, 1], minlength=10)  # uniform over the 9 items other than 1
+    expected = counts[1] / 9
+    assert second[1] == 0 and ((np.delete(second, 1) - expected) ** 2 / expected).sum() < 26.2  # 8 degrees of freedom
 
 
 @settings(max_examples=40, deadline=None)

@@ -15,7 +15,13 @@ import numpy as np
 from recsim_meta.envs.domains import RESPONSES, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
-from recsim_meta.sim.kernels import add_related, keep_distinct, push_history, repeats_earlier, weighted_boosts
+from recsim_meta.sim.kernels import (
+    add_related,
+    draw_candidates,
+    push_history,
+    repeats_earlier,
+    weighted_boosts,
+)
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import make_social_graph
@@ -109,33 +115,6 @@ def select_rows(tree: Rows, rows: np.ndarray) -> Rows:
 def join_rows(first: Rows, second: Rows) -> Rows:
     """The sessions of ``first`` followed by those of ``second``."""
     return map_rows(lambda a, b: np.concatenate([a, b]), first, second)
-
-
-def sample_distinct(rng: np.random.Generator, num_items: int, size: int, rows: int) -> np.ndarray:
-    """``(rows, size)`` int64: each row a uniform random sample of distinct items, in random order.
-
-    One row uses ``Generator.choice`` (the single env's draws); many rows skip repeated draws
-    (``keep_distinct``) when ``size^2`` is small against ``num_items``, or else each row takes the
-    start of a random permutation.
-    """
-    if rows == 1:
-        return rng.choice(num_items, size=size, replace=False)[None]
-    if size * size > num_items:
-        return np.argsort(rng.random((rows, num_items)), axis=1)[:, :size]
-    # about size^2 / (2 num_items) repeats are expected per row: the spare draws cover most rows
-    return distinct_rows(rng, num_items, size, rows, spare=1 + size * size // num_items)
-
-
-def distinct_rows(rng: np.random.Generator, num_items: int, size: int, rows: int, spare: int) -> np.ndarray:
-    """``(rows, size)`` int64 samples of distinct items by rejection (``keep_distinct``): each row draws
-    ``size + spare`` items at a time until it holds ``size`` distinct ones."""
-    sample, filled = np.empty((rows, size), dtype=np.int64), np.zeros(rows, dtype=np.int64)
-    short = np.arange(rows)
-    dtype = np.uint16 if num_items <= 2**16 else np.int64  # numpy draws small integers twice as fast
-    while len(short):
-        block = rng.integers(0, num_items, (len(short), size + spare), dtype=dtype)
-        short = keep_distinct(sample, filled, short, block, num_items)
-    return sample
 
 
 def feature_names(config: DomainConfig) -> tuple[str, ...]:
@@ -280,10 +259,19 @@ class World:
         """``M`` distinct candidate items per session, ``(B, M)`` int64.
 
         Like a real retrieval stage, up to ``related_candidates`` of them are KG neighbours of the
-        session's most recently consumed item; the rest are uniform over the catalogue.
+        session's most recently consumed item; the rest are uniform over the catalogue. One session
+        draws them with ``Generator.choice`` and ``Generator.random``; many sessions in one compiled pass
+        with draws of its own from a key that ``rng`` gives (``draw_candidates``), the same distribution.
         """
         n, m, r = self.config.num_items, self.config.num_candidates, self.config.related_candidates
-        uniform = sample_distinct(rng, n, m, num_sessions)
+        if num_sessions > 1:
+            if s is None:  # no history yet: no related items
+                clicked, history, r = np.zeros((num_sessions, 1)), np.zeros((num_sessions, 1), dtype=np.int64), 0
+            else:
+                clicked, history = s.history_responses[:, :, 0], s.history_ids
+            key = rng.integers(0, 2**64, dtype=np.uint64)
+            return draw_candidates(clicked, history, self.degree, self.neighbours, n, m, r, key)
+        uniform = rng.choice(n, size=m, replace=False)[None]
         if s is None or r == 0:
             return uniform
         draws = rng.random((num_sessions, r))

@@ -1,10 +1,11 @@
 """Compiled loops (numba) over the users of a batched step, where numpy would make many passes over short rows.
 
-Each loop but ``keep_distinct`` does what the numpy code it replaced did, with the same operations in the
+Each loop but ``draw_candidates`` does what the numpy code it replaced did, with the same operations in the
 same order (numpy's pairwise summation included), so trajectories are unchanged; tests compare them with
-numpy bit for bit. ``keep_distinct`` samples the candidates of many users at once by rejection (one user
-keeps ``Generator.choice``). ``row_loops`` runs a loop on every core for large batches. ``cache=True``
-keeps the compiled code between processes; ``nogil=True`` lets other Python threads run meanwhile.
+numpy bit for bit. ``draw_candidates`` samples the candidates of many users at once with counter-based
+random draws of its own (one user keeps ``Generator.choice``). ``row_loops`` runs a loop on every core for
+large batches. ``cache=True`` keeps the compiled code between processes; ``nogil=True`` lets other Python
+threads run meanwhile.
 """
 
 from __future__ import annotations
@@ -51,39 +52,72 @@ def _renamed(function: Callable, suffix: str) -> Callable:
     return copy
 
 
+ROWS_PER_BITMAP = 64  # ``draw_candidates`` marks the items of a row in a bitmap shared by this many rows
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment
+
+
 @njit(cache=True, nogil=True)
-def keep_distinct(
-    sample: np.ndarray, filled: np.ndarray, rows: np.ndarray, block: np.ndarray, num_items: int
-) -> np.ndarray:
-    """Fill the ``rows`` of ``sample`` ``(R, size)``, of which ``filled`` hold entries already, with the
-    draws of ``block`` (one row of items of ``[0, num_items)`` per entry of ``rows``) in order, skipping
-    repeats: rejection sampling, so each row is a uniform random sample of distinct items in random
-    order. Returns the rows still short."""
-    size = sample.shape[1]
-    seen = np.zeros(num_items, dtype=np.bool_)
-    short = np.empty(len(rows), dtype=np.int64)
-    count = 0
-    for index, row in enumerate(rows):
-        kept = filled[row]
-        for slot in range(kept):
-            seen[sample[row, slot]] = True
-        for item in block[index]:
-            if kept == size:
-                break
-            if not seen[item]:
-                seen[item] = True
-                sample[row, kept] = item
-                kept += 1
-        for slot in range(kept):
-            seen[sample[row, slot]] = False
-        filled[row] = kept
-        if kept < size:
-            short[count] = row
-            count += 1
-    return short[:count]
+def _random_bits(key: np.uint64, counter: np.uint64) -> np.uint64:
+    """64 random bits: SplitMix64's output for state ``key + counter * increment``, so draw ``counter`` of a
+    stream depends on nothing else (counter-based, the same on any thread)."""
+    z = key + _GOLDEN * counter
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 @row_loops
+def draw_candidates(
+    clicked: np.ndarray,
+    history: np.ndarray,
+    degree: np.ndarray,
+    neighbours: np.ndarray,
+    num_items: int,
+    size: int,
+    related: int,
+    key: np.uint64,
+) -> np.ndarray:
+    """Candidates ``(B, size)`` for many sessions, ``related`` KG neighbours and then distinct uniform items
+    per row, with random draws of their own: a row's draws are SplitMix64 at counters from ``row * 2^32`` on,
+    from the random ``key``, so rows can run on any thread.
+
+    Like ``add_related`` on ``Generator.choice``'s sample: up to ``related`` draws ``u`` in [0, 1) pick
+    ``neighbours[source, int(u * degree[source])]`` of the row's most recently clicked item (``clicked``
+    ``(B, H)`` flags ``history`` ``(B, H)``; none without a click), each kept once; then items uniform over
+    ``[0, num_items)`` (Lemire's bounded integers, exact) fill the row, repeats skipped (rejection sampling:
+    a uniform random sample of the items not already in the row, in random order).
+    """
+    batch = len(clicked)
+    candidates = np.empty((batch, size), dtype=np.int64)
+    reject_below = np.uint64(2**32 % num_items)  # Lemire: low products under this would bias the draw
+    for first in prange((batch + ROWS_PER_BITMAP - 1) // ROWS_PER_BITMAP):
+        taken = np.zeros(num_items, dtype=np.bool_)
+        for row in range(first * ROWS_PER_BITMAP, min(batch, (first + 1) * ROWS_PER_BITMAP)):
+            counter = np.uint64(row) << np.uint64(32)
+            source, count = _latest_click(clicked[row], history[row], degree)
+            filled = 0
+            for _ in range(related):
+                counter += np.uint64(1)
+                unit = np.float64(_random_bits(key, counter) >> np.uint64(11)) * 2.0**-53
+                slot = np.int64(unit * count)
+                if slot < count and not taken[neighbours[source, slot]]:
+                    taken[neighbours[source, slot]] = True
+                    candidates[row, filled] = neighbours[source, slot]
+                    filled += 1
+            while filled < size:
+                counter += np.uint64(1)
+                product = (_random_bits(key, counter) >> np.uint64(32)) * np.uint64(num_items)
+                item = np.int64(product >> np.uint64(32))
+                if (product & np.uint64(0xFFFFFFFF)) >= reject_below and not taken[item]:
+                    taken[item] = True
+                    candidates[row, filled] = item
+                    filled += 1
+            for slot in range(size):
+                taken[candidates[row, slot]] = False
+    return candidates
+
+
+@njit(cache=True, nogil=True)
 def add_related(
     clicked: np.ndarray,
     history: np.ndarray,
@@ -92,20 +126,16 @@ def add_related(
     neighbours: np.ndarray,
     uniform: np.ndarray,
 ) -> np.ndarray:
-    """Candidates ``(B, M)``: KG neighbours of each row's most recently clicked item first, then the
-    items of ``uniform`` (distinct in each row) that are not among them, up to ``M``.
+    """Candidates ``(B, M)`` (the single env's: B = 1): KG neighbours of each row's most recently clicked item
+    first, then the items of ``uniform`` (distinct in each row) that are not among them, up to ``M``.
 
     Neighbour ``j`` of row ``b`` is ``neighbours[source, int(draws[b, j] * degree[source])]`` (kept once);
     rows with no click in ``clicked`` (``(B, H)``, the history's clicked column) have none.
     """
     batch, size = uniform.shape
     merged = np.empty((batch, size), dtype=np.int64)
-    for row in prange(batch):
-        source, count = 0, 0
-        for slot in range(history.shape[1] - 1, -1, -1):
-            if clicked[row, slot] > 0:
-                source, count = history[row, slot], degree[history[row, slot]]
-                break
+    for row in range(batch):
+        source, count = _latest_click(clicked[row], history[row], degree)
         related = 0
         for draw in draws[row]:
             slot = np.int64(draw * count)
@@ -120,6 +150,15 @@ def add_related(
                 merged[row, filled] = item
                 filled += 1
     return merged
+
+
+@njit(cache=True, nogil=True)
+def _latest_click(clicked: np.ndarray, history: np.ndarray, degree: np.ndarray) -> tuple[int, int]:
+    """The most recently clicked item of a history row and its KG degree; ``(0, 0)`` without a click."""
+    for slot in range(len(history) - 1, -1, -1):
+        if clicked[slot] > 0:
+            return history[slot], degree[history[slot]]
+    return 0, 0
 
 
 @njit(cache=True, nogil=True)
