@@ -5,7 +5,8 @@ user-steps/s for B = 1, 64, 1024, 4096, RecSim interest-evolution steps/s with t
 and candidate count (when ``--recsim-python`` names an interpreter that has ``recsim-no-tf``, which
 needs ``gym`` 0.26 and ``six`` and must never be a dependency of this project), and the resident
 memory before and after long runs. Each rate is the best of ``--repeats`` runs (as ``timeit`` reports):
-the machine's speed varies from minute to minute, and a short run caught in a slow spell says little.
+the machine's speed varies from minute to minute, and a short run caught in a slow spell says little. The
+runs go in rounds, every figure once per round, so the runs of one figure lie minutes apart.
 
 Usage:
     python experiments/bench_speed.py [--steps 20000] [--repeats 3] [--memory-steps 1000000]
@@ -15,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import subprocess
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
+from tqdm.auto import tqdm
 
 import recsim_meta
 
@@ -92,9 +95,16 @@ def recsim_steps_per_second(python: str, steps: int) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def best_of(repeats: int, rate: Callable[..., float], *args: Any) -> float:
-    """The highest of ``repeats`` measurements of ``rate(*args)``."""
-    return max(rate(*args) for _ in range(repeats))
+def best_in_rounds(rates: dict[Any, Callable[[], float]], repeats: int) -> dict[Any, float]:
+    """The highest of ``repeats`` measurements of each of ``rates``, taken in rounds: each rate once per
+    round, so that a slow spell of the machine rarely catches every measurement of one figure."""
+    best = dict.fromkeys(rates, 0.0)
+    with tqdm(total=repeats * len(rates), desc="measurements") as bar:
+        for _ in range(repeats):
+            for key, rate in rates.items():
+                best[key] = max(best[key], rate())
+                bar.update()
+    return best
 
 
 def memory_row(label: str, run) -> str:
@@ -111,27 +121,28 @@ def main() -> None:
     parser.add_argument("--recsim-python", help="python interpreter with recsim-no-tf installed")
     args = parser.parse_args()
 
+    rates: dict[Any, Callable[[], float]] = {}
+    for env_id in recsim_meta.ENV_IDS:
+        rates[env_id] = functools.partial(single_steps_per_second, env_id, args.steps)
+        for b in BATCH_SIZES:
+            rates[env_id, b] = functools.partial(vector_user_steps_per_second, env_id, b, 40 * args.steps, args.steps)
+    if args.recsim_python:
+        rates["recsim"] = functools.partial(recsim_steps_per_second, args.recsim_python, args.steps)
+    best = best_in_rounds(rates, args.repeats)
+
     print("Single env through gym.make (random actions):\n\n| env id | steps/s |\n|---|---|")
-    single = {
-        env_id: best_of(args.repeats, single_steps_per_second, env_id, args.steps) for env_id in recsim_meta.ENV_IDS
-    }
-    for env_id, rate in single.items():
-        print(f"| {env_id} | {rate:,.0f} |")
+    for env_id in recsim_meta.ENV_IDS:
+        print(f"| {env_id} | {best[env_id]:,.0f} |")
 
     print("\nVector env, user-steps/s by batch size B:\n")
     print("| env id | " + " | ".join(f"B={b}" for b in BATCH_SIZES) + " |")
     print("|---|" + "---|" * len(BATCH_SIZES))
     for env_id in recsim_meta.ENV_IDS:
-        rates = [
-            best_of(args.repeats, vector_user_steps_per_second, env_id, b, 40 * args.steps, args.steps)
-            for b in BATCH_SIZES
-        ]
-        print(f"| {env_id} | " + " | ".join(f"{rate:,.0f}" for rate in rates) + " |")
+        print(f"| {env_id} | " + " | ".join(f"{best[env_id, b]:,.0f}" for b in BATCH_SIZES) + " |")
 
     if args.recsim_python:
-        recsim = best_of(args.repeats, recsim_steps_per_second, args.recsim_python, args.steps)
-        print(f"\nRecSim interest evolution (same slate size and candidates): {recsim:,.0f} steps/s;")
-        print(f"{RECSIM_ID} single env / RecSim = {single[RECSIM_ID] / recsim:.2f}x")
+        print(f"\nRecSim interest evolution (same slate size and candidates): {best['recsim']:,.0f} steps/s;")
+        print(f"{RECSIM_ID} single env / RecSim = {best[RECSIM_ID] / best['recsim']:.2f}x")
 
     print("\nResident memory (MiB) before and after long runs:\n\n| run | before | after |\n|---|---|---|")
     print(
