@@ -286,7 +286,9 @@ def test_drawn_related_candidates_are_uniform_over_the_neighbours():
     neighbours = np.array([[1, 2, 3, 4]] + [[-1] * 4] * 9)
     degree = np.array([4] + [0] * 9)
     clicked, history = np.ones((rows, 1)), np.zeros((rows, 1), dtype=np.int64)
-    sample = draw_candidates(clicked, history, degree, neighbours, 10, 3, 1, np.uint64(7))
+    args = (clicked, history, degree, neighbours, 10, 3, 1, np.uint64(7))
+    sample = draw_candidates.threaded(*args)
+    np.testing.assert_array_equal(sample, draw_candidates.serial(*args))  # rows shared among threads or not
     counts = np.bincount(sample[:, 0], minlength=10)
     assert counts[[0, *range(5, 10)]].sum() == 0
     assert ((counts[1:5] - rows / 4) ** 2 / (rows / 4)).sum() < 16.3  # 3 degrees of freedom
