@@ -60,6 +60,7 @@ def main() -> None:
     )
     parser.add_argument("--curves", default="curves", help="name of the CSV and PNG in --out (default curves)")
     parser.add_argument("--meta-hyperparameters", action="store_true", help="learn loss weights and discount")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda (default auto)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     curves = args.out / f"{args.curves}.csv"
@@ -70,7 +71,7 @@ def main() -> None:
             config = dataclasses.replace(config, adaptation={**config.adaptation, "meta_hyperparameters": True})
         run = args.out / f"seed_{seed}"
         start = time.perf_counter()
-        agent = meta_train(config, run, resume=True)
+        agent = meta_train(config, run, resume=True, device=args.device)
         trained = time.perf_counter()
         if args.test_adaptation:
             agent = agent.with_adaptation(int(args.test_adaptation[0]), args.test_adaptation[1])

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     train_parser.add_argument("--seed", type=int, help="override the config's seed")
     train_parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train_parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    train_parser.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)
     adapt_parser = commands.add_parser(
         "adapt", help="adapt a meta-trained agent to a task and compare its return before and after"
     )
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     adapt_parser.add_argument("--eval-episodes", type=int, default=20, help="greedy episodes before and after")
     adapt_parser.add_argument("--seed", type=int, default=0)
+    adapt_parser.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)
     bench_parser = commands.add_parser(
         "benchmark", help="run every method on the test tasks at several budgets; CSV, Markdown report and plots"
     )
@@ -82,6 +84,19 @@ def main(argv: list[str] | None = None) -> None:
         print(summary_table(env_ids, policies, args.episodes, args.cohorts, args.seed))
 
 
+DEVICE_HELP = "where the model runs: auto (CUDA when available, else the CPU), cpu, cuda, cuda:N (default auto)"
+
+
+def device_name(text: str) -> str:
+    """``text`` when torch knows it as a device (or it is ``auto``); argparse reports the error otherwise."""
+    import torch
+
+    try:
+        return text if text == "auto" else str(torch.device(text))
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; accepted: auto, cpu, cuda, cuda:N") from None
+
+
 def meta_train_command(args: argparse.Namespace) -> None:
     import torch
 
@@ -89,7 +104,7 @@ def meta_train_command(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     overrides = {} if args.seed is None else {"seed": args.seed}
-    meta_train(MetaConfig.from_yaml(args.config, **overrides), args.out, resume=args.resume)
+    meta_train(MetaConfig.from_yaml(args.config, **overrides), args.out, resume=args.resume, device=args.device)
     print(f"agent saved in {args.out}/checkpoint")
 
 
@@ -136,7 +151,7 @@ def adapt_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         parser.error(f"--mode must be one of {', '.join(MODES)}, finetune, got {args.mode!r}")
     task = sample_tasks(domain, config.num_cohorts, config.task_seed)[int(cohort)]
     env = config.make_env()
-    agent = MetaRLAgent.load(checkpoint, env, seed=args.seed)
+    agent = MetaRLAgent.load(checkpoint, env, seed=args.seed, device=args.device)
     options = {"task": task}
     before = run_episodes(env, agent, args.eval_episodes, 1_000_000 + args.seed, options)
     if args.mode == "finetune":

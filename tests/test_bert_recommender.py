@@ -97,7 +97,8 @@ def test_save_load_round_trip_gives_identical_scores_and_actions(ecommerce, tmp_
     policy.save(tmp_path / "model")
     policy.save(tmp_path / "model")  # overwriting an existing save works
     loaded = RecommenderPolicy.load(tmp_path / "model", env)
-    np.testing.assert_array_equal(loaded.scores(obs), policy.scores(obs))
+    tolerance = 0.0 if policy.device.type == "cpu" else 1e-6  # CUDA's atomic adds vary in the last bits
+    np.testing.assert_allclose(loaded.scores(obs), policy.scores(obs), rtol=0.0, atol=tolerance)
     np.testing.assert_array_equal(loaded.predict(obs)[0], policy.predict(obs)[0])
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["bert", "heads.safetensors", "recommender.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind

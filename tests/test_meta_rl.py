@@ -314,7 +314,7 @@ def test_meta_test_writes_curves_for_every_method_and_point(run):
     assert np.mean([r["oracle"] for r in rows]) > np.mean([r["random"] for r in rows])
     zero = {r["method"]: r["return"] for r in rows if r["episodes"] == 0 and r["task"] == rows[0]["task"]}
     assert zero["in_context"] == zero["gradient"] == zero["both"] == zero[META_FINETUNED]  # nothing to adapt on yet
-    assert all(torch.equal(v, reference[k]) for k, v in baseline.state_dict().items())  # fine-tuning copies
+    assert all(torch.equal(v.cpu(), reference[k].cpu()) for k, v in baseline.state_dict().items())  # fine-tuning copies
 
 
 def test_cli_adapt_reports_before_and_after(run, capsys):

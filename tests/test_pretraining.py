@@ -50,7 +50,7 @@ def test_next_item_scores_rank_the_rows_domain(setting):
     with torch.no_grad():
         logits = policy.model.masked_item_logits(policy.model(with_next_item_slot(encoder.batch(np.array([row])))))
     start = policy.model.config.item_offsets[1]
-    np.testing.assert_allclose(scores[row], logits[0, -1, start : start + 500].numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores[row], logits[0, -1, start : start + 500].cpu().numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_the_model_must_cover_the_logs_domains(setting):

@@ -20,7 +20,7 @@ every domain's items in a block of its own (``item_token``), so one model serves
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -135,6 +135,11 @@ class RecommenderBatch:
     context_tokens: torch.Tensor | None = None
     context_responses: torch.Tensor | None = None
 
+    def to(self, device: torch.device | str) -> RecommenderBatch:
+        """The batch with its tensors on ``device`` (tensors already there are not copied)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return RecommenderBatch(**{k: None if v is None else v.to(device) for k, v in values.items()})
+
 
 @dataclass
 class RecommenderOutput:
@@ -209,6 +214,11 @@ class BertRecommender(nn.Module):
         self.candidate_head = nn.Sequential(nn.Linear(3 * d, d), nn.GELU(), nn.Linear(d, 4))
         self.value_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are (``model.to(device)`` moves them); inputs are moved there."""
+        return self.item_embeddings.weight.device
+
     def fused_item_embeddings(self) -> torch.Tensor:
         """``e~ = e + alpha * sum_j lambda_r e_j / deg`` over the KG edges, ``(V, D)``."""
         embeddings = self.item_embeddings.weight + self.content_projection(self.item_features)
@@ -236,6 +246,8 @@ class BertRecommender(nn.Module):
     def encode(self, batch: RecommenderBatch, masked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder part of ``forward``: the sequence output ``(B, 1 + H (+ C), D)`` and the fused item
         embeddings ``(V, D)``."""
+        batch = batch.to(self.device)
+        masked = None if masked is None else masked.to(self.device)
         embeddings = self.fused_item_embeddings()
         items, responses = batch.history_tokens, batch.history_responses.clone()
         if self.config.context_length and batch.context_tokens is not None:  # the history, then earlier episodes
@@ -270,6 +282,7 @@ class BertRecommender(nn.Module):
         the candidates and the heads. ``params`` (names as in ``named_parameters``) replace those of
         ``HEAD_MODULES`` through ``torch.func.functional_call``, e.g. adapted to a task."""
         sequence, embeddings = encoded
+        batch = batch.to(self.device)
         user = sequence[:, 0] + self._call("user_projection", batch.user_features, params)
         candidates = embeddings[batch.candidate_tokens] + self._call(
             "feature_projection", batch.candidate_features, params

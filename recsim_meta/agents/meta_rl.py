@@ -60,6 +60,7 @@ from recsim_meta.agents.encoding import ObservationEncoder
 from recsim_meta.agents.pretraining import rms_reward, slate_losses
 from recsim_meta.agents.recommender_policy import (
     atomic_directory,
+    get_device,
     gumbel_perturbed,
     read_model,
     read_safetensors,
@@ -200,11 +201,12 @@ def slate_targets(rollout: Rollout, scale: float | np.ndarray) -> tuple[torch.Te
     """The arguments of ``slate_losses`` after the output for ``rollout``, rewards divided by ``scale`` (one
     for all rows, or one per slot)."""
     scale = scale[rollout.slot] if isinstance(scale, np.ndarray) else scale
+    device = rollout.slate.device
     return (
         rollout.slate,
-        torch.as_tensor(rollout.position),
-        torch.as_tensor(rollout.reward / scale, dtype=torch.float32),
-        torch.as_tensor(rollout.engagement),
+        torch.as_tensor(rollout.position, device=device),
+        torch.as_tensor(rollout.reward / scale, dtype=torch.float32, device=device),
+        torch.as_tensor(rollout.engagement, device=device),
     )
 
 
@@ -225,7 +227,7 @@ def slate_log_prob(logits: torch.Tensor, slate: torch.Tensor) -> torch.Tensor:
     """Plackett-Luce log-probability of drawing the ``(N, K)`` slates in order, without replacement."""
     chosen = logits.gather(1, slate)
     taken = torch.zeros_like(logits, dtype=torch.bool)
-    total = torch.zeros(len(logits))
+    total = logits.new_zeros(len(logits))
     for k in range(slate.shape[1]):
         total = total + chosen[:, k] - torch.logsumexp(logits.masked_fill(taken, -torch.inf), 1)
         taken = taken.scatter(1, slate[:, k : k + 1], True)
@@ -238,7 +240,7 @@ def discounted_advantages(
     """GAE advantages and value targets of every step, rewards divided by the slot's ``scale``; an episode's
     end (session end or step cap) is terminal. With ``gamma`` a tensor both are tensors differentiable in it."""
     reward = rollout.reward / scale[rollout.slot]
-    value = rollout.value.numpy().astype(np.float64)
+    value = rollout.value.cpu().numpy().astype(np.float64)
     advantage: list = [0.0] * len(reward)
     for slot in np.unique(rollout.slot):
         rows = np.flatnonzero(rollout.slot == slot)
@@ -250,17 +252,19 @@ def discounted_advantages(
             running = delta + gamma * lam * running
             advantage[row], next_value = running, value[row]
     if isinstance(gamma, torch.Tensor):
-        stacked = torch.stack([torch.as_tensor(a, dtype=torch.float64) for a in advantage])
-        return stacked, stacked + torch.as_tensor(value)
+        stacked = torch.stack([torch.as_tensor(a, dtype=torch.float64, device=gamma.device) for a in advantage])
+        return stacked, stacked + torch.as_tensor(value, device=gamma.device)
     advantages = np.array(advantage)
     return advantages, advantages + value
 
 
-def normalised(advantage: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Advantages less their mean over their standard deviation (population), as float32."""
+def normalised(advantage: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Advantages less their mean over their standard deviation (population), as float32 (an array's on ``device``)."""
     if isinstance(advantage, torch.Tensor):
         return ((advantage - advantage.mean()) / (advantage.std(correction=0) + 1e-8)).float()
-    return torch.as_tensor((advantage - advantage.mean()) / (advantage.std() + 1e-8), dtype=torch.float32)
+    return torch.as_tensor(
+        (advantage - advantage.mean()) / (advantage.std() + 1e-8), dtype=torch.float32, device=device
+    )
 
 
 class MetaParameters(nn.Module):
@@ -306,6 +310,9 @@ class MetaRLAgent:
             observation layout and is where ``adapt`` and ``predict`` act.
         settings: the inner loop, PPO and loss settings.
         seed: seed of the sampling in ``predict`` and ``adapt``.
+        device: where the model runs, as in stable-baselines3: ``"auto"`` (CUDA when available, else the
+            CPU), ``"cpu"``, ``"cuda"``, ... The model is moved there; the envs stay on the CPU, and the
+            sampling noise comes from a CPU generator, so a seed draws the same noise on every device.
     """
 
     def __init__(
@@ -314,10 +321,12 @@ class MetaRLAgent:
         env: gym.Env,
         settings: AdaptationSettings | None = None,
         seed: int | None = None,
+        device: torch.device | str = "auto",
     ) -> None:
-        self.model = model
+        self.device = get_device(device)
+        self.model = model.to(self.device)
         self.settings = settings or AdaptationSettings()
-        self.meta = MetaParameters(model, self.settings)
+        self.meta = MetaParameters(model, self.settings).to(self.device)
         self.env = env
         self.action_space = env.action_space
         self.encoder = ObservationEncoder(model.config, env)
@@ -346,7 +355,7 @@ class MetaRLAgent:
         batch = self.encoder.encode(stacked, domains)
         batch.context_tokens = torch.as_tensor(np.stack([s.memory.tokens for s in states]))
         batch.context_responses = torch.as_tensor(np.stack([s.memory.responses for s in states]))
-        return batch
+        return batch.to(self.device)
 
     def outputs(
         self,
@@ -378,6 +387,7 @@ class MetaRLAgent:
         return torch.topk(logits, k, dim=1).indices
 
     def _action(self, slate: torch.Tensor) -> np.ndarray | int:
+        """The env action of one slate (on the CPU)."""
         if isinstance(self.action_space, gym.spaces.Discrete):
             return int(slate[0])
         return slate.numpy().astype(np.int64)
@@ -394,7 +404,7 @@ class MetaRLAgent:
         self.model.eval()
         batch = self.encode([observation], [self.env.unwrapped.config.name], [self.state])
         output = self.outputs(batch, self.model.encode(batch), [self.state.params], np.zeros(1, dtype=np.int64))
-        return self._action(self.choose(output.logits, deterministic)[0]), None
+        return self._action(self.choose(output.logits, deterministic)[0].cpu()), None
 
     @torch.no_grad()
     def collect(
@@ -424,9 +434,10 @@ class MetaRLAgent:
             output = self.outputs(batch, self.model.encode(batch), params, groups)
             logits, value = output.logits, output.value
             slate = self.choose(logits, deterministic)
+            slate_on_cpu = slate.cpu()
             rewards, positions, engagements, ends = [], [], [], []
             for j, i in enumerate(active):
-                observation, reward, terminated, truncated, info = envs[i].step(self._action(slate[j]))
+                observation, reward, terminated, truncated, info = envs[i].step(self._action(slate_on_cpu[j]))
                 rewards.append(reward)
                 positions.append(info["position"])
                 engagements.append(observation["history_responses"][-1])
@@ -435,7 +446,7 @@ class MetaRLAgent:
                     if remember:
                         final = self.encode([observation], [domains[j]], [states[i]])
                         states[i].memory.add_episode(
-                            final.history_tokens[0].numpy(), final.history_responses[0].numpy()
+                            final.history_tokens[0].cpu().numpy(), final.history_responses[0].cpu().numpy()
                         )
                     finished[i] += 1
                     if finished[i] < episodes:
@@ -523,7 +534,7 @@ class MetaRLAgent:
         times its learned learning rates: a test-time setting (MAML practice allows more steps at test time)."""
         if lr_scale <= 0:
             raise ValueError(f"lr_scale must be > 0, got {lr_scale}")
-        agent = MetaRLAgent(self.model, self.env, replace(self.settings, inner_steps=inner_steps))
+        agent = MetaRLAgent(self.model, self.env, replace(self.settings, inner_steps=inner_steps), device=self.device)
         agent.meta.load_state_dict(self.meta.state_dict())
         agent.generator.set_state(self.generator.get_state())
         with torch.no_grad():
@@ -546,7 +557,7 @@ class MetaRLAgent:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        return MetaRLAgent(model, self.env, self.settings)
+        return MetaRLAgent(model, self.env, self.settings, device=self.device)
 
     def reset_task(self) -> None:
         """Forget the adapted task: empty memory, base parameters."""
@@ -578,11 +589,13 @@ class MetaRLAgent:
         losses: dict[str, torch.Tensor] = {}
         for name, (rollout, output) in phases.items():
             advantage, target = discounted_advantages(rollout, scale, gamma, settings.gae_lambda)
-            advantage = normalised(advantage)
+            advantage = normalised(advantage, self.device)
             ratio = (slate_log_prob(output.logits, rollout.slate) - rollout.log_prob).exp()
             clipped = ratio.clamp(1 - settings.clip, 1 + settings.clip)
             losses[f"{name}/policy"] = -torch.min(ratio * advantage, clipped * advantage).mean()
-            losses[f"{name}/value"] = F.mse_loss(output.value, torch.as_tensor(target, dtype=torch.float32))
+            losses[f"{name}/value"] = F.mse_loss(
+                output.value, torch.as_tensor(target, dtype=torch.float32, device=self.device)
+            )
             losses[f"{name}/entropy"] = -(output.logits.softmax(1) * output.logits.log_softmax(1)).sum(1).mean()
             losses[f"{name}/aux"] = sum(slate_losses(output, *slate_targets(rollout, scale)).values())
         return losses
@@ -655,7 +668,7 @@ class MetaRLAgent:
         scale = self.reward_scale(rollout, slots)
         advantage, _ = discounted_advantages(rollout, scale, self.settings.gamma, self.settings.gae_lambda)
         output = self.outputs(rollout.batch, self.model.encode(rollout.batch), [None], np.zeros(len(rollout.slot), int))
-        return -(slate_log_prob(output.logits, rollout.slate) * normalised(advantage)).mean()
+        return -(slate_log_prob(output.logits, rollout.slate) * normalised(advantage, self.device)).mean()
 
     def hyperparameter_sensitivities(
         self, total: torch.Tensor, parameters: list[nn.Parameter]
@@ -683,7 +696,7 @@ class MetaRLAgent:
                     for rate, d, u in zip(rates, sensitivity, updated, strict=True)
                     if d is not None and u is not None
                 ),
-                torch.zeros(()),
+                objective.new_zeros(()),
             )
             for sensitivity in sensitivities
         ]
@@ -721,7 +734,7 @@ class MetaRLAgent:
         write_model(self.model, folder)
         from safetensors.torch import save_file
 
-        save_file({k: v.detach().contiguous() for k, v in self.meta.state_dict().items()}, folder / META_WEIGHTS)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.meta.state_dict().items()}, folder / META_WEIGHTS)
         (folder / AGENT_FILE).write_text(json.dumps(asdict(self.settings), indent=2))
 
     def save(self, path: str | os.PathLike) -> None:
@@ -730,8 +743,11 @@ class MetaRLAgent:
             self.write(staging)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: gym.Env, seed: int | None = None) -> MetaRLAgent:
-        """Load a saved agent for ``env``; JSON and safetensors only, nothing is executed.
+    def load(
+        cls, path: str | os.PathLike, env: gym.Env, seed: int | None = None, device: torch.device | str = "auto"
+    ) -> MetaRLAgent:
+        """Load a saved agent for ``env`` onto ``device`` (whichever device saved it); JSON and safetensors
+        only, nothing is executed.
 
         Raises:
             ValueError: a missing, corrupted or foreign file, naming it.
@@ -745,7 +761,7 @@ class MetaRLAgent:
             settings = AdaptationSettings(**json.loads((path / AGENT_FILE).read_text()))
         except (json.JSONDecodeError, TypeError) as error:
             raise ValueError(f"{path / AGENT_FILE} is not a MetaRLAgent settings file: {error}") from None
-        agent = cls(model, env, settings, seed)
+        agent = cls(model, env, settings, seed, device)
         try:
             agent.meta.load_state_dict(read_safetensors(path / META_WEIGHTS), strict=True)
         except RuntimeError as error:

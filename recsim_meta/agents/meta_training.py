@@ -33,7 +33,7 @@ from recsim_meta.agents.encoding import config_for_env, item_features_for_env, k
 from recsim_meta.agents.logged_data import collect_logs
 from recsim_meta.agents.meta_rl import AdaptationSettings, MetaRLAgent
 from recsim_meta.agents.pretraining import pretrain
-from recsim_meta.agents.recommender_policy import atomic_directory, read_model, write_model
+from recsim_meta.agents.recommender_policy import atomic_directory, get_device, read_model, write_model
 from recsim_meta.config_files import config_yaml, read_config
 from recsim_meta.envs import MULTI_DOMAIN_ID
 from recsim_meta.sim.tasks import Task
@@ -128,13 +128,17 @@ class MetaConfig:
         )
 
 
-def pretrained_model(config: MetaConfig, env: gym.Env, out: Path | None, progress: bool) -> BertRecommender:
-    """The recommender pretrained on logs of the training tasks (read from ``out/pretrained`` when there)."""
+def pretrained_model(
+    config: MetaConfig, env: gym.Env, out: Path | None, progress: bool, device: torch.device | str
+) -> BertRecommender:
+    """The recommender pretrained on ``device`` on logs of the training tasks (read from ``out/pretrained``
+    when there)."""
     if out is not None and (out / "pretrained").is_dir():
-        return read_model(out / "pretrained")
+        return read_model(out / "pretrained").to(device)
     torch.manual_seed(config.seed)
     model_config = config_for_env(env, **{k: getattr(config, k) for k in MODEL_SIZES})
     model = BertRecommender(model_config, kg_edges_for_env(env, model_config), item_features_for_env(env, model_config))
+    model.to(device)
     log = collect_logs(env, config.log_episodes, seed=config.seed, progress=progress)
     log_dir = None if out is None else out / "tensorboard" / "pretraining"
     pretrain(model, log, config.pretrain_steps, seed=config.seed, log_dir=log_dir, progress=progress)
@@ -164,11 +168,14 @@ def make_optimizer(agent: MetaRLAgent, config: MetaConfig) -> torch.optim.Optimi
     return torch.optim.Adam(groups)
 
 
-def load_checkpoint(path: Path, env: gym.Env, config: MetaConfig) -> tuple[MetaRLAgent, torch.optim.Optimizer, int]:
-    agent = MetaRLAgent.load(path, env)
+def load_checkpoint(
+    path: Path, env: gym.Env, config: MetaConfig, device: torch.device | str = "auto"
+) -> tuple[MetaRLAgent, torch.optim.Optimizer, int]:
+    """The agent and optimizer of a checkpoint, on ``device`` whichever device wrote it, and the iterations done."""
+    agent = MetaRLAgent.load(path, env, device=device)
     optimizer = make_optimizer(agent, config)
     try:
-        optimizer.load_state_dict(torch.load(path / OPTIMIZER_FILE, weights_only=True))
+        optimizer.load_state_dict(torch.load(path / OPTIMIZER_FILE, map_location=agent.device, weights_only=True))
         done = int(json.loads((path / TRAINING_FILE).read_text())["iterations_done"])
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ValueError(f"{path} is not a complete meta-training checkpoint: {error}") from None
@@ -181,8 +188,15 @@ def draw_tasks(rng: np.random.Generator, split: Sequence[Task], count: int) -> t
     return chosen, [int(seed) for seed in rng.integers(2**31 - 1000, size=count)]
 
 
-def meta_train(config: MetaConfig, out: str | Path, resume: bool = False, progress: bool = True) -> MetaRLAgent:
-    """Run (or with ``resume`` continue) the meta-training of the module docstring; returns the agent.
+def meta_train(
+    config: MetaConfig,
+    out: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    device: torch.device | str = "auto",
+) -> MetaRLAgent:
+    """Run (or with ``resume`` continue) the meta-training of the module docstring on ``device`` (as in
+    ``MetaRLAgent``; a run may resume on another device); returns the agent.
 
     Raises:
         ValueError: ``out`` already holds a run and ``resume`` is off (nothing is overwritten), or
@@ -202,9 +216,11 @@ def meta_train(config: MetaConfig, out: str | Path, resume: bool = False, progre
     env = config.make_env()
     checkpoint = out / "checkpoint"
     if checkpoint.is_dir():
-        agent, optimizer, done = load_checkpoint(checkpoint, env, config)
+        agent, optimizer, done = load_checkpoint(checkpoint, env, config, device)
     else:
-        agent = MetaRLAgent(pretrained_model(config, env, out, progress), env, config.settings, config.seed)
+        device = get_device(device)
+        model = pretrained_model(config, env, out, progress, device)
+        agent = MetaRLAgent(model, env, config.settings, config.seed, device)
         optimizer = make_optimizer(agent, config)
         done = 0
     envs = [config.make_env() for _ in range(config.tasks_per_iteration)]

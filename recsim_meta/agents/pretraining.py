@@ -90,11 +90,11 @@ def slate_losses(
     ``(N, K)`` of candidate positions, clicked slots ``position`` ``(N,)`` (-1: none), the step reward in units
     of the domain's scale and the clicked item's engagement; a loss with nothing to apply to is 0."""
     clicked = position >= 0
-    slots = torch.arange(slate.shape[1])
+    slots = torch.arange(slate.shape[1], device=slate.device)
     ctr = F.binary_cross_entropy_with_logits(
         output.ctr_logits.gather(1, slate), (slots[None] == position[:, None]).float()
     )
-    null = torch.zeros(len(slate), 1)
+    null = output.choice_logits.new_zeros(len(slate), 1)
     ranking = F.cross_entropy(torch.cat([null, output.choice_logits.gather(1, slate)], 1), position + 1)
     reward = F.mse_loss(output.scores.gather(1, slate).sum(1), reward_target)
     chosen = slate.gather(1, position.clamp(min=0)[:, None])[:, 0]
@@ -107,21 +107,22 @@ def multitask_losses(
     model: BertRecommender, encoder: LogEncoder, rows: np.ndarray, mask_prob: float, generator: torch.Generator
 ) -> dict[str, torch.Tensor]:
     """The losses of the module docstring on ``rows`` of the encoder's log."""
-    log = encoder.log
-    batch = encoder.batch(rows)
+    log, device = encoder.log, model.device
+    batch = encoder.batch(rows).to(device)
     output = model(batch)
-    slate = torch.as_tensor(log.slate[rows])
-    position = torch.as_tensor(log.position[rows])
+    slate = torch.as_tensor(log.slate[rows], device=device)
+    position = torch.as_tensor(log.position[rows], device=device)
     clicked = position >= 0
-    reward_target = torch.as_tensor(log.reward[rows] / encoder.reward_scale[rows])
-    losses = slate_losses(output, slate, position, reward_target, torch.as_tensor(log.engagement[rows]))
+    reward_target = torch.as_tensor(log.reward[rows] / encoder.reward_scale[rows], device=device)
+    engagement = torch.as_tensor(log.engagement[rows], device=device)
+    losses = slate_losses(output, slate, position, reward_target, engagement)
 
     # masked items: the next click at the appended slot, and clicked history items at random
     query = with_next_item_slot(batch)
     targets = torch.full_like(query.history_tokens, -100)
-    targets[:, -1] = torch.where(clicked, encoder.clicked_tokens(rows), -100)
+    targets[:, -1] = torch.where(clicked, encoder.clicked_tokens(rows).to(device), -100)
     earlier_clicks = (query.history_responses[:, :-1, 0] > 0) & (query.history_tokens[:, :-1] > MASK)
-    masked = earlier_clicks & (torch.rand(earlier_clicks.shape, generator=generator) < mask_prob)
+    masked = earlier_clicks & (torch.rand(earlier_clicks.shape, generator=generator) < mask_prob).to(device)
     targets[:, :-1] = torch.where(masked, query.history_tokens[:, :-1], -100)
     masked = torch.cat([masked, torch.zeros_like(masked[:, :1])], 1)
     predicted = targets != -100
@@ -161,7 +162,8 @@ def pretrain(
     log_dir: str | Path | None = None,
     progress: bool = True,
 ) -> list[dict[str, float]]:
-    """Train ``model`` on ``log`` for ``steps`` AdamW steps of random row batches; returns the losses per step.
+    """Train ``model`` on ``log`` for ``steps`` AdamW steps of random row batches, on the model's device (the
+    masking draws come from a CPU generator); returns the losses per step.
 
     ``log_dir`` gets TensorBoard scalars ``loss/<name>`` and ``loss/total``.
     """
@@ -207,7 +209,7 @@ def next_item_scores(model: BertRecommender, log: InteractionLog, batch_size: in
     scores = np.full((len(log), size), -np.inf, dtype=np.float32)
     for start in range(0, len(log), batch_size):
         rows = np.arange(start, min(start + batch_size, len(log)))
-        logits = model.masked_item_logits(model(with_next_item_slot(encoder.batch(rows))))[:, -1].numpy()
+        logits = model.masked_item_logits(model(with_next_item_slot(encoder.batch(rows))))[:, -1].cpu().numpy()
         offsets = encoder.item_offset[rows]
         for domain in np.unique(encoder.domain_index[rows]):
             mine = encoder.domain_index[rows] == domain

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from stable_baselines3.common.utils import get_device
 from transformers.utils import logging as hf_logging
 
 from recsim_meta.agents.baselines import top_k_action
@@ -34,28 +35,35 @@ class RecommenderPolicy:
         model: the recommender.
         env: the env it acts in (its layout and domains must be covered by the model).
         seed: seed of the sampling in non-deterministic ``predict``.
+        device: where the model runs, as in stable-baselines3: ``"auto"`` (CUDA when available, else the
+            CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... The model is moved there.
     """
 
-    def __init__(self, model: BertRecommender, env: gym.Env, seed: int | None = None) -> None:
-        self.model = model
+    def __init__(
+        self, model: BertRecommender, env: gym.Env, seed: int | None = None, device: torch.device | str = "auto"
+    ) -> None:
+        self.device = get_device(device)
+        self.model = model.to(self.device)
         self.env = env
         self.encoder = ObservationEncoder(model.config, env)
         self.action_space = env.action_space
         self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
 
     @classmethod
-    def for_env(cls, env: gym.Env, seed: int | None = None, **sizes: Any) -> RecommenderPolicy:
+    def for_env(
+        cls, env: gym.Env, seed: int | None = None, device: torch.device | str = "auto", **sizes: Any
+    ) -> RecommenderPolicy:
         """A fresh model sized for ``env`` (``sizes``: ``hidden_size``, ``num_layers``, ... of ``RecommenderConfig``)."""
         if seed is not None:
             torch.manual_seed(seed)
         config = config_for_env(env, **sizes)
         model = BertRecommender(config, kg_edges_for_env(env, config), item_features_for_env(env, config))
-        return cls(model, env, seed)
+        return cls(model, env, seed, device)
 
     @torch.no_grad()
     def scores(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         self.model.eval()
-        return self.model(self.encoder.encode(observation)).scores.numpy()
+        return self.model(self.encoder.encode(observation)).scores.cpu().numpy()
 
     def predict(
         self,
@@ -76,18 +84,22 @@ class RecommenderPolicy:
             write_model(self.model, staging)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: gym.Env, seed: int | None = None) -> RecommenderPolicy:
-        """Load a saved policy for ``env``; files are parsed as JSON and safetensors only, never executed.
+    def load(
+        cls, path: str | os.PathLike, env: gym.Env, seed: int | None = None, device: torch.device | str = "auto"
+    ) -> RecommenderPolicy:
+        """Load a saved policy for ``env`` onto ``device`` (whichever device saved it); files are parsed as
+        JSON and safetensors only, never executed.
 
         Raises:
             ValueError: a missing, corrupted or foreign file, naming it.
         """
-        return cls(read_model(path), env, seed)
+        return cls(read_model(path), env, seed, device)
 
 
 def gumbel_perturbed(scores: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """``scores`` plus Gumbel noise: their top K is K draws without replacement from ``softmax(scores)``."""
-    uniform = torch.rand(scores.shape, generator=generator).clamp(1e-12, 1.0)
+    """``scores`` plus Gumbel noise: their top K is K draws without replacement from ``softmax(scores)``.
+    The noise comes from the CPU ``generator`` on any device, so a seed gives the same draws everywhere."""
+    uniform = torch.rand(scores.shape, generator=generator).clamp(1e-12, 1.0).to(scores.device)
     return scores - torch.log(-torch.log(uniform))
 
 
@@ -122,7 +134,7 @@ def write_model(model: BertRecommender, folder: Path) -> None:
     finally:
         if bars:
             hf_logging.enable_progress_bar()
-    rest = {k: v.contiguous() for k, v in model.state_dict().items() if not k.startswith("bert.")}
+    rest = {k: v.cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith("bert.")}
     save_file(rest, folder / REST_WEIGHTS)
     (folder / CONFIG_FILE).write_text(model.config.to_json())
 
@@ -136,7 +148,8 @@ def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
 
 
 def read_model(path: str | os.PathLike) -> BertRecommender:
-    """The model ``write_model`` wrote to ``path``; ``ValueError`` naming a missing, corrupted or foreign file."""
+    """The model ``write_model`` wrote to ``path``, on the CPU; ``ValueError`` naming a missing, corrupted or
+    foreign file."""
     path = Path(path)
     files = {name: path / name for name in (CONFIG_FILE, REST_WEIGHTS, f"{BERT_DIR}/{BERT_WEIGHTS}")}
     missing = [name for name, file in files.items() if not file.is_file()]

@@ -42,7 +42,7 @@ def meta_test(
     agent: MetaRLAgent, baseline: BertRecommender, config: MetaConfig, seed: int = 0, progress: bool = True
 ) -> list[dict]:
     """Rows of ``COLUMNS``: one per task, method (``MODES``, ``finetuned``, ``meta_finetuned``) and number of
-    adaptation episodes."""
+    adaptation episodes. ``baseline`` (fine-tuned as copies, so unchanged) moves to the agent's device."""
     splits = config.make_env().unwrapped.splits
     regimes = {
         "held_out_cohorts": splits.test_cohorts,
@@ -55,7 +55,7 @@ def meta_test(
     adapt_seeds = [2_000_000 + 100_000 * seed + 1000 * i for i in slots]
     points = sorted(set(config.adaptation_episodes))
     agent.generator.manual_seed(seed)
-    base = MetaRLAgent(baseline, agent.env, agent.settings)
+    base = MetaRLAgent(baseline, agent.env, agent.settings, device=agent.device)
     fresh = [agent.new_state() for _ in slots]
 
     def evaluate(actor: MetaRLAgent, states: list[TaskState], which: list[int]) -> np.ndarray:

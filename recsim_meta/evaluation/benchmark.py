@@ -14,7 +14,8 @@ held-out cohorts of the seen domains and cohorts of the left-out domain. A metho
 the task before it is evaluated greedily on ``eval_episodes`` episodes whose seeds depend only on the task and
 seed, so all methods meet the same users. ``steps`` records the task steps a method really took (SB3 rounds up
 to whole rollouts; the BERT methods to whole episodes). DQN acts in the single-item version of the task
-(``slate_size=1``) and its score is normalised by random and oracle returns in that version.
+(``slate_size=1``) and its score is normalised by random and oracle returns in that version. Every learner
+runs on the CPU (the SB3 agents too), as in the README's runs.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def ensure_shared_model(job: dict[str, Any]) -> None:
                 not progress_file.is_file()
                 or json.loads(progress_file.read_text())["iterations_done"] < meta.iterations
             ):
-                meta_train(meta, run, resume=(run / "config.yaml").exists(), progress=False)
+                meta_train(meta, run, resume=(run / "config.yaml").exists(), progress=False, device="cpu")
         elif not (folder / "multitask_ppo").is_dir():
             from recsim_meta.agents.sb3_agents import make_agent, read_hyperparameters, save_policy
 
@@ -202,7 +203,7 @@ def _bert(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     from recsim_meta.agents.recommender_policy import read_model
 
     model = read_model(meta_run(job) / "pretrained")
-    return _finetuned(MetaRLAgent(model, env, seed=job["train_seed"]), env, job)
+    return _finetuned(MetaRLAgent(model, env, seed=job["train_seed"], device="cpu"), env, job)
 
 
 def _meta_finetuned(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
@@ -222,7 +223,7 @@ def _meta_agent(job: dict[str, Any], env: gym.Env):
     """The meta-RL agent of ``job``'s seed, acting in ``env``, sampling with the job's training seed."""
     from recsim_meta.agents.meta_rl import MetaRLAgent
 
-    return MetaRLAgent.load(meta_run(job) / "checkpoint", env, seed=job["train_seed"])
+    return MetaRLAgent.load(meta_run(job) / "checkpoint", env, seed=job["train_seed"], device="cpu")
 
 
 def _meta_rl(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
