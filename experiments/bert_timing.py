@@ -66,7 +66,7 @@ def main() -> None:
     @torch.no_grad()
     def batched_forward() -> None:
         policy.model.eval()
-        policy.model(batch.to(policy.device))
+        policy.model(batch)  # the model moves the batch to its device
         synchronize(policy.device)
 
     meta_config = MetaConfig.from_yaml(QUICK_CONFIG)

@@ -94,7 +94,8 @@ def test_the_meta_rl_agent_trains_adapts_and_moves_between_devices(config, tmp_p
     for name, value in agent.model.state_dict().items():
         assert torch.equal(value.cpu(), on_cpu.model.state_dict()[name]), name
     agent.reset_task()
-    agent.model.eval(), on_cpu.model.eval()  # no dropout
+    agent.model.eval()  # no dropout in either
+    on_cpu.model.eval()
     for seed in range(3):
         observation, _ = env.reset(seed=seed, options={"task": task})
         batches = [a.encode([observation], ["video"], [a.state]) for a in (agent, on_cpu)]

@@ -241,6 +241,7 @@ class BertRecommender(nn.Module):
         ``MASK`` token in ``history_tokens`` (see ``with_next_item_slot``) is the same thing.
         ``head_params`` replaces parameters after the encoder by name, see ``heads``.
         """
+        batch = batch.to(self.device)  # once here: encode and heads then find it in place
         return self.heads(batch, self.encode(batch, masked), head_params)
 
     def encode(self, batch: RecommenderBatch, masked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
