@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from recsim_meta import Task, make_splits, sample_tasks
+from recsim_meta.envs.domains import UTILITY_TERM_KINDS
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, cascade_probabilities, mnl_probabilities, sample_choice
-from recsim_meta.sim.kernels import choose_rows, mnl_rows, move_interests, tire_and_spend
+from recsim_meta.sim.kernels import advance_sessions, choose_rows, item_utilities, mnl_rows, term_sums
 from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec, fuse_vectors, make_knowledge_graph
 
 utilities = arrays(
@@ -69,37 +70,117 @@ def test_compiled_mnl_and_sampling_match_numpy_bit_for_bit(rows, size, no_click,
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 700), st.integers(1, 9), st.integers(0, 2**32 - 1))
-def test_compiled_interest_update_matches_numpy_bit_for_bit(rows, dim, seed):
+@given(
+    st.integers(1, 700),
+    st.integers(1, 9),
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, length, churns, seed):
+    """``advance_sessions`` against the numpy formulas it replaced (users, history, statistics, ending)."""
     rng = np.random.default_rng(seed)
-    interest, targets, noise = rng.normal(size=(rows, dim)), rng.normal(size=(rows, dim)), rng.random((rows, dim))
-    pull, mean, reversion, scale = rng.random(rows), rng.normal(size=dim), rng.random(), rng.random()
-    expected = interest + (pull[:, None] * (targets - interest) + reversion * (mean - interest) + scale * (noise - 0.5))
-    for kernel in (move_interests.serial, move_interests.threaded):
-        moved = interest.copy()
-        kernel(moved, pull, targets, mean, reversion, scale, noise)
-        np.testing.assert_array_equal(moved, expected)
+    n = 40
+    clicked, item, top = rng.random(rows) < 0.5, rng.integers(0, n, rows), rng.integers(0, n, rows)
+    reward, engagement, received, time = (
+        rng.normal(size=rows),
+        rng.random(rows),
+        rng.normal(size=rows),
+        rng.random(rows),
+    )
+    noise, churn_draws = rng.random((rows, dim)), rng.random(rows)
+    state = (
+        rng.normal(size=(rows, dim)),  # interest
+        rng.random((rows, topics)),  # fatigue
+        rng.normal(size=rows),  # satisfaction
+        rng.normal(size=rows),  # budget
+        rng.integers(-1, n, (rows, length)),  # history ids
+        rng.normal(size=(rows, length, 3)).astype(np.float32),  # history responses
+        *rng.integers(0, 9, (3, rows)).astype(np.float64),  # steps, clicks, time spent
+        rng.normal(size=rows),  # last reward
+    )
+    vectors, item_topics, mean = rng.normal(size=(n, dim)), rng.integers(0, topics, n), rng.normal(size=dim)
+    rates = (*rng.random(8), rng.random() if churns else 0.0)
+    pull, reversion, scale, decay, rate, satisfaction_rate, refund, no_click_cost, churn = rates
+
+    interest, fatigue, satisfaction, budget, ids, responses, steps, clicks, time_spent, _ = (a.copy() for a in state)
+    took = clicked.astype(np.float64)
+    engaged = np.where(clicked, engagement, 0.0)
+    toward = (pull * took * engaged)[:, None] * (vectors[item] - interest) + reversion * (mean - interest)
+    interest = interest + (toward + scale * (noise - 0.5))
+    fatigue *= decay
+    fatigue[np.arange(rows), item_topics[item]] += rate * took
+    satisfaction = satisfaction + satisfaction_rate * took * (received - satisfaction)
+    spent = np.where(clicked, time, no_click_cost)
+    budget = budget - (spent - refund * took * time * satisfaction)
+    shown = np.where(clicked, item, top)
+    ids = np.concatenate([ids[:, 1:], shown[:, None]], axis=1)
+    pushed = np.stack([clicked, reward, engaged], 1)[:, None].astype(np.float32)
+    responses = np.concatenate([responses[:, 1:], pushed], axis=1)
+    expected = (
+        interest,
+        fatigue,
+        satisfaction,
+        budget,
+        ids,
+        responses,
+        steps + 1,
+        clicks + clicked,
+        time_spent + spent,
+    )
+    ended = (budget <= 0) | ((churn_draws < churn * (1.0 - engaged)) if churn > 0 else False)
+
+    for kernel in (advance_sessions.serial, advance_sessions.threaded):
+        advanced = tuple(a.copy() for a in state)
+        got_engagement, got_ended = kernel(
+            clicked, item, top, reward, engagement, received, time, noise, churn_draws, *advanced,
+            vectors, item_topics, mean, rates,
+        )  # fmt: skip
+        for got, want in zip(advanced, (*expected, reward), strict=True):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got_engagement, engaged)
+        np.testing.assert_array_equal(got_ended, ended)
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 700), st.integers(1, 6), st.integers(0, 2**32 - 1))
-def test_compiled_fatigue_satisfaction_and_budget_match_numpy_bit_for_bit(rows, topics, seed):
+@given(st.integers(1, 700), st.integers(1, 5), st.booleans(), st.booleans(), st.integers(0, 2**32 - 1))
+def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, bursts, social, seed):
+    """``item_utilities`` and ``term_sums`` against the numpy formulas they replaced, with every kind of term."""
     rng = np.random.default_rng(seed)
-    fatigue, satisfaction, budget = rng.random((rows, topics)), rng.normal(size=rows), rng.normal(size=rows)
-    clicked, topic = rng.random(rows) < 0.5, rng.integers(0, topics, rows)
-    received, time_spent, rates = rng.normal(size=rows), rng.random(rows), tuple(rng.random(5))
-    decay, rate, satisfaction_rate, refund, no_click_cost = rates
-    took = clicked.astype(np.float64)
-    expected_fatigue = fatigue * decay
-    expected_fatigue[np.arange(rows), topic] += rate * took
-    expected_satisfaction = satisfaction + satisfaction_rate * took * (received - satisfaction)
-    spent = np.where(clicked, time_spent, no_click_cost)
-    expected_budget = budget - (spent - refund * took * time_spent * expected_satisfaction)
-    for kernel in (tire_and_spend.serial, tire_and_spend.threaded):
-        state = fatigue.copy(), satisfaction.copy(), budget.copy()
-        kernel(*state, clicked, topic, received, time_spent, rates)
-        for got, expected in zip(state, (expected_fatigue, expected_satisfaction, expected_budget), strict=True):
-            np.testing.assert_array_equal(got, expected)
+    n, topics = 30, 4
+    items, affinity = rng.integers(0, n, (rows, size)), rng.normal(size=(rows, size))
+    appeal, item_topics, fatigue = rng.normal(size=n), rng.integers(0, topics, n), rng.random((rows, topics))
+    burst = rng.random((rows, topics)) if bursts else np.zeros((0, 0))
+    friends = rng.random((rows, size)).astype(np.float32) if social else np.zeros((0, 0), dtype=np.float32)
+    weight = np.float32(1.5 if social else 0.0)
+    kinds = np.array([UTILITY_TERM_KINDS.index(k) for k in ("linear", "log", "mismatch", "freshness")])
+    values, weights, scales = rng.normal(size=(n, 4)), rng.normal(size=4), rng.random(4) + 0.5
+    use, traits, elapsed = rng.random(4) < 0.7, rng.normal(size=(rows, 4)), rng.random(rows) * 100
+
+    expected_terms = 0.0
+    for k, kind in enumerate(("linear", "log", "mismatch", "freshness")):
+        v, t = values[items, k], traits[:, k : k + 1]
+        if not use[k]:
+            continue
+        if kind == "mismatch":
+            expected_terms += weights[k] * np.abs(v - t)
+        elif kind == "freshness":
+            expected_terms += weights[k] * t * 0.5 ** ((v + elapsed[:, None]) / scales[k])
+        else:
+            expected_terms += weights[k] * t * v
+    rows_ = np.arange(rows)[:, None]
+    expected = affinity + appeal[items] - fatigue[rows_, item_topics[items]] + expected_terms
+    if bursts:
+        expected += burst[rows_, item_topics[items]]
+    if social:
+        expected += 1.5 * friends  # a Python float times float32: float32, as numpy computed it
+
+    terms = (values, kinds, weights, scales, np.full(4, 0.5), use, traits, elapsed)
+    for sums, utilities in ((term_sums.serial, item_utilities.serial), (term_sums.threaded, item_utilities.threaded)):
+        np.testing.assert_array_equal(sums(items, terms), np.zeros(items.shape) + expected_terms)
+        got = utilities(affinity, items, appeal, item_topics, fatigue, burst, friends, weight, terms)
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_cascade_prefers_the_top_position():

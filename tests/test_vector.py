@@ -21,7 +21,6 @@ from recsim_meta.sim.kernels import (
     PARALLEL_ROWS,
     add_related,
     draw_candidates,
-    push_history,
     repeats_earlier,
     weighted_boosts,
 )
@@ -314,25 +313,6 @@ def test_compiled_kg_boost_sums_like_einsum(batch, slate, seed):
     assert all(values[i][columns[i] >= 0].tolist() == boosts[i][boosts[i] != 0].tolist() for i in range(9))
     for kernel in (weighted_boosts.serial, weighted_boosts.threaded):
         np.testing.assert_array_equal(kernel(clicked, decay, history, items, columns, values), expected)
-
-
-@settings(max_examples=20, deadline=None)
-@given(st.integers(1, 700), st.integers(1, 6), st.integers(0, 2**32 - 1))
-def test_compiled_history_push_matches_numpy(batch, length, seed):
-    rng = np.random.default_rng(seed)
-    ids, responses = rng.integers(-1, 50, (batch, length)), rng.normal(size=(batch, length, 3)).astype(np.float32)
-    items, clicked, reward, engagement = (
-        rng.integers(0, 50, batch),
-        rng.random(batch) < 0.5,
-        *rng.normal(size=(2, batch)),
-    )
-    expected_ids = np.concatenate([ids[:, 1:], items[:, None]], axis=1)
-    expected_responses = np.concatenate([responses[:, 1:], np.stack([clicked, reward, engagement], 1)[:, None]], axis=1)
-    for kernel in (push_history.serial, push_history.threaded):
-        pushed_ids, pushed_responses = ids.copy(), responses.copy()
-        kernel(pushed_ids, pushed_responses, items, clicked, reward, engagement)
-        np.testing.assert_array_equal(pushed_ids, expected_ids)
-        np.testing.assert_array_equal(pushed_responses, expected_responses.astype(np.float32))
 
 
 def _step_large_vector_env(queue) -> None:

@@ -12,26 +12,31 @@ from typing import Any
 
 import numpy as np
 
-from recsim_meta.envs.domains import RESPONSES, DomainConfig
+from recsim_meta.envs.domains import RESPONSES, UTILITY_TERM_KINDS, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
 from recsim_meta.sim.kernels import (
     add_related,
+    advance_sessions,
     draw_candidates,
-    push_history,
+    item_utilities,
     repeats_earlier,
+    term_sums,
     weighted_boosts,
 )
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import make_social_graph
 from recsim_meta.sim.tasks import Task
-from recsim_meta.sim.users import UserState, cohort_interest_mean, sample_users, update_users
+from recsim_meta.sim.users import UNIFORM_TO_UNIT_STD, UserState, cohort_interest_mean, sample_users
 
 RESPONSE_COLUMNS = ("clicked", "reward", "engagement")
 FEATURE_CLIP = 5.0  # standardised item features are clipped to [-FEATURE_CLIP, FEATURE_CLIP]
 USER_FEATURES = ("log_steps", "session_ctr", "last_reward", "log_time_spent")  # then the observed traits
 SOCIAL_FEATURE = "friends_engaged"  # candidate feature of social domains: the friend signal
+_NO_BURSTS = np.zeros((0, 0))  # empty arrays for the compiled step's parts a domain lacks
+_NO_FRIENDS = np.zeros((0, 0), dtype=np.float32)
+_NO_CHURN = np.zeros(0)
 
 
 @dataclass
@@ -79,6 +84,28 @@ class Outcome:
     item: np.ndarray
     terminated: np.ndarray
     signals: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class TermTable:
+    """A domain's utility terms as arrays (see ``UtilityTerm``), for the compiled sums.
+
+    Attributes:
+        values: per-item attribute values entering each term, centred for ``linear`` and ``log`` (of the
+            log), ``(N, n_terms)``.
+        kinds: index of each term's kind in ``UTILITY_TERM_KINDS``.
+        weights, scales: each term's weight and half-life (``freshness``).
+        halves: 0.5 per term, the ``freshness`` kept per half-life (an array, see ``kernels._term_sum``).
+        any_term: all True, to sum every term; in_engagement: the terms also added to engagement.
+    """
+
+    values: np.ndarray
+    kinds: np.ndarray
+    weights: np.ndarray
+    scales: np.ndarray
+    halves: np.ndarray
+    any_term: np.ndarray
+    in_engagement: np.ndarray
 
 
 Rows = Sessions | UserState | dict  # a tree of arrays whose first axis is the session
@@ -189,11 +216,26 @@ class World:
         self.item_features = self._observable_features()
         self.feature_names = feature_names(config)
         self.user_feature_names = user_feature_names(config)
-        self.term_columns = self._term_columns()
+        self.terms = self._term_table()
         self.respond = RESPONSES[config.response]
         self.choice_probabilities = CHOICE_MODELS[config.choice_model]
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
         self.dynamics = config.dynamics()
+        d = self.dynamics
+        self.rates = tuple(  # of ``advance_sessions``
+            float(rate)
+            for rate in (
+                d.pull,
+                d.reversion,
+                d.drift * UNIFORM_TO_UNIT_STD,
+                d.fatigue_decay,
+                d.fatigue_rate,
+                d.satisfaction_rate,
+                d.budget_refund,
+                d.no_click_cost,
+                config.churn_rate,
+            )
+        )
 
     # ----------------------------------------------------------------- set-up helpers
     def _observable_features(self) -> np.ndarray:
@@ -211,17 +253,26 @@ class World:
             columns.append(np.zeros((c.num_items, 1)))
         return np.concatenate(columns, axis=1).astype(np.float32)
 
-    def _term_columns(self) -> np.ndarray:
-        """Per-item attribute values entering the utility terms, ``(N, n_terms)``."""
+    def _term_table(self) -> TermTable:
+        """The domain's utility terms as arrays for the compiled sums."""
+        terms = self.config.utility_terms
         columns = []
-        for term in self.config.utility_terms:
+        for term in terms:
             values = self.catalog.attributes[term.attribute]
             if term.kind == "log":
                 values = np.log(values)
             if term.kind in ("linear", "log"):
                 values = values - values.mean()
             columns.append(values)
-        return np.stack(columns, axis=1) if columns else np.zeros((self.config.num_items, 0))
+        return TermTable(
+            values=np.stack(columns, axis=1) if columns else np.zeros((self.config.num_items, 0)),
+            kinds=np.array([UTILITY_TERM_KINDS.index(term.kind) for term in terms], dtype=np.int64),
+            weights=np.array([term.weight for term in terms], dtype=np.float64),
+            scales=np.array([term.scale for term in terms], dtype=np.float64),
+            halves=np.full(len(terms), 0.5),
+            any_term=np.ones(len(terms), dtype=bool),
+            in_engagement=np.array([term.in_engagement for term in terms], dtype=bool),
+        )
 
     # ----------------------------------------------------------------- sessions
     def start(self, rng: np.random.Generator, num_sessions: int) -> Sessions:
@@ -309,14 +360,21 @@ class World:
         affinity = np.einsum("bd,bsd->bs", users.interest, np.take(vectors, items, axis=0))
         if kg_aware:
             affinity += self.kg_boost(s, items)
-        rows = np.arange(len(items))[:, None]
-        topics = self.catalog.topics[items]
-        utility = affinity + self.catalog.appeal[items] - users.fatigue[rows, topics] + self.domain_terms(s, items)
-        if self.config.burst_rate > 0:
-            utility += s.burst[rows, topics]
-        if self.social is not None:
-            utility += self.config.social.weight * self.friend_signal(s, items)
-        return utility, affinity
+        no_friends = self.social is None
+        return (
+            item_utilities(
+                affinity,
+                items,
+                self.catalog.appeal,
+                self.catalog.topics,
+                users.fatigue,
+                s.burst if self.config.burst_rate > 0 else _NO_BURSTS,
+                _NO_FRIENDS if no_friends else self.friend_signal(s, items),
+                np.float32(0.0 if no_friends else self.config.social.weight),  # numpy multiplied in float32
+                self._terms(s, self.terms.any_term),
+            ),
+            affinity,
+        )
 
     def friend_signal(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """The social signal of ``items`` (``(B, S)``) for each session's member (float32; a flat ``np.take``
@@ -325,20 +383,19 @@ class World:
 
     def domain_terms(self, s: Sessions, items: np.ndarray, engagement_only: bool = False) -> np.ndarray:
         """Sum of the domain's utility terms for ``items`` of shape ``(B,)`` or ``(B, S)`` (see ``UtilityTerm``)."""
-        expand = (slice(None),) + (None,) * (items.ndim - 1)
-        total = 0.0
-        for k, term in enumerate(self.config.utility_terms):
-            if engagement_only and not term.in_engagement:
-                continue
-            values = self.term_columns[items, k]
-            trait = s.users.traits[term.trait][expand] if term.trait else (0.0 if term.kind == "mismatch" else 1.0)
-            if term.kind == "mismatch":
-                total += term.weight * np.abs(values - trait)
-            elif term.kind == "freshness":
-                total += term.weight * trait * 0.5 ** ((values + s.time_spent[expand]) / term.scale)
-            else:
-                total += term.weight * trait * values
-        return total
+        use = self.terms.in_engagement if engagement_only else self.terms.any_term
+        rows = items.reshape(len(items), -1)
+        return term_sums(rows, self._terms(s, use)).reshape(items.shape)
+
+    def _terms(self, s: Sessions, use: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The compiled term sums' ``terms`` (see ``kernels._term_sum``): the table, the terms to ``use``, each
+        term's trait per user (1, or 0 for ``mismatch``, without one) and the session time."""
+        terms = self.config.utility_terms
+        traits = np.empty((len(s.steps), len(terms)))
+        for k, term in enumerate(terms):
+            traits[:, k] = s.users.traits[term.trait] if term.trait else (0.0 if term.kind == "mismatch" else 1.0)
+        t = self.terms
+        return t.values, t.kinds, t.weights, t.scales, t.halves, use, traits, s.time_spent
 
     def unsuitable(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """Which ``items`` (``(B, S)``) break the domain's suitability rule (it must have one) for each session's user."""
@@ -363,7 +420,8 @@ class World:
         expand = (slice(None),) + (None,) * (items.ndim - 1)
         cfg = self.config
         engagement = cfg.engagement_affinity * affinity + cfg.engagement_quality * quality
-        engagement = engagement + self.domain_terms(s, items, engagement_only=True)  # 0 without such terms
+        if self.terms.in_engagement.any():
+            engagement = engagement + self.domain_terms(s, items, engagement_only=True)
         return Consumption(
             attributes={name: values[items] for name, values in self.catalog.attributes.items()},
             quality=quality,
@@ -401,28 +459,38 @@ class World:
             unsuitable = (self.unsuitable(s, items) & ~empty).sum(axis=1)
             reward = reward - cfg.suitability.penalty * unsuitable
             signals["unsuitable"] = unsuitable.astype(np.float64)
-        engagement = np.where(clicked, consumed.engagement, 0.0)
-        update_users(
-            rng,
-            s.users,
-            self.dynamics,
-            interest_mean=self.interest_mean,
-            clicked=clicked,
-            item_vectors=np.take(self.fused_vectors, item, axis=0),
-            item_topics=self.catalog.topics[item],
-            received_utility=consumed.quality + cfg.satisfaction_affinity * consumed.affinity,
-            engagement=engagement,
-            time_spent=response.time,
+        users = s.users
+        noise = rng.random(users.interest.shape)  # the interests' random walk
+        churn_draws = rng.random(len(slates)) if cfg.churn_rate > 0 else _NO_CHURN
+        engagement, terminated = advance_sessions(
+            clicked,
+            item,
+            items[:, 0],
+            reward,
+            consumed.engagement,
+            consumed.quality + cfg.satisfaction_affinity * consumed.affinity,
+            np.asarray(response.time, dtype=np.float64),
+            noise,
+            churn_draws,
+            users.interest,
+            users.fatigue,
+            users.satisfaction,
+            users.budget,
+            s.history_ids,
+            s.history_responses,
+            s.steps,
+            s.clicks,
+            s.time_spent,
+            s.last_reward,
+            self.fused_vectors,
+            self.catalog.topics,
+            self.interest_mean,
+            self.rates,
         )
-        shown = np.where(clicked, item, items[:, 0])  # the history records the top item of a slate not clicked
-        push_history(s.history_ids, s.history_responses, shown, clicked, reward, engagement)  # RESPONSE_COLUMNS
-        s.steps += 1
-        s.clicks += clicked
-        s.time_spent += np.where(clicked, response.time, cfg.no_click_cost)
-        s.last_reward[:] = reward
-        terminated = s.users.budget <= 0
-        if cfg.churn_rate > 0:
-            terminated |= rng.random(len(slates)) < cfg.churn_rate * (1.0 - engagement)
+        for spec in self.dynamics.traits:  # traits that grow with use
+            if spec.growth:
+                grown = users.traits[spec.name] + spec.growth * clicked.astype(np.float64) * engagement
+                users.traits[spec.name] = np.clip(grown, spec.low, spec.high)
         if cfg.burst_rate > 0:
             s.burst *= cfg.burst_decay
             bursting = np.flatnonzero(rng.random(len(slates)) < cfg.burst_rate)

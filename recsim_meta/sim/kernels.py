@@ -290,48 +290,6 @@ def choose_rows(probabilities: np.ndarray, draws: np.ndarray) -> np.ndarray:
 
 
 @row_loops
-def move_interests(
-    interest: np.ndarray,
-    pull: np.ndarray,
-    targets: np.ndarray,
-    mean: np.ndarray,
-    reversion: float,
-    noise_scale: float,
-    noise: np.ndarray,
-) -> None:
-    """In place: ``interest += pull[:, None] * (targets - interest) + reversion * (mean - interest)
-    + noise_scale * (noise - 0.5)``, added in that order."""
-    for row in prange(interest.shape[0]):
-        for column in range(interest.shape[1]):
-            current = interest[row, column]
-            toward = pull[row] * (targets[row, column] - current) + reversion * (mean[column] - current)
-            interest[row, column] = current + (toward + noise_scale * (noise[row, column] - 0.5))
-
-
-@row_loops
-def push_history(
-    ids: np.ndarray,
-    responses: np.ndarray,
-    items: np.ndarray,
-    clicked: np.ndarray,
-    reward: np.ndarray,
-    engagement: np.ndarray,
-) -> None:
-    """In place: shift each row of the history ``ids`` ``(B, H)`` and ``responses`` ``(B, H, 3)`` one slot
-    to the left (oldest out) and write ``items`` and ``(clicked, reward, engagement)`` in the last slot."""
-    length = ids.shape[1]
-    for row in prange(ids.shape[0]):
-        for slot in range(length - 1):  # element by element: a slice assignment per slot is several times slower
-            ids[row, slot] = ids[row, slot + 1]
-            for column in range(responses.shape[2]):
-                responses[row, slot, column] = responses[row, slot + 1, column]
-        ids[row, length - 1] = items[row]
-        responses[row, length - 1, 0] = clicked[row]
-        responses[row, length - 1, 1] = reward[row]
-        responses[row, length - 1, 2] = engagement[row]
-
-
-@row_loops
 def repeats_earlier(rows: np.ndarray) -> np.ndarray:
     """``(B, S)`` mask of the entries of ``rows`` equal to an entry before them in their row."""
     repeats = np.zeros(rows.shape, dtype=np.bool_)
@@ -342,26 +300,146 @@ def repeats_earlier(rows: np.ndarray) -> np.ndarray:
 
 
 @row_loops
-def tire_and_spend(
+def advance_sessions(
+    clicked: np.ndarray,
+    item: np.ndarray,
+    top_item: np.ndarray,
+    reward: np.ndarray,
+    item_engagement: np.ndarray,
+    received: np.ndarray,
+    time: np.ndarray,
+    noise: np.ndarray,
+    churn_draws: np.ndarray,
+    interest: np.ndarray,
     fatigue: np.ndarray,
     satisfaction: np.ndarray,
     budget: np.ndarray,
-    clicked: np.ndarray,
-    topics: np.ndarray,
-    received: np.ndarray,
+    history_ids: np.ndarray,
+    history_responses: np.ndarray,
+    steps: np.ndarray,
+    clicks: np.ndarray,
     time_spent: np.ndarray,
-    rates: tuple[float, float, float, float, float],
-) -> None:
-    """In place, per user: fatigue decays and grows on the consumed topic; satisfaction moves toward the
-    received utility; the budget pays the time spent (``no_click_cost`` without a click), less a refund
-    for satisfaction. ``rates``: ``(fatigue_decay, fatigue_rate, satisfaction_rate, budget_refund,
-    no_click_cost)``; the sums are numpy's, in the same order."""
-    fatigue_decay, fatigue_rate, satisfaction_rate, budget_refund, no_click_cost = rates
-    for row in prange(fatigue.shape[0]):
+    last_reward: np.ndarray,
+    item_vectors: np.ndarray,
+    item_topics: np.ndarray,
+    interest_mean: np.ndarray,
+    rates: tuple[float, float, float, float, float, float, float, float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Advance ``B`` sessions by the step's outcome, in place; returns the engagement (0 without a click) and
+    whether each session ended (budget spent, or churn).
+
+    Per session, after the choice of ``item`` (``clicked`` or not; ``top_item`` heads the slate), its
+    ``reward``, the consumed item's engagement, ``received`` utility and ``time``:
+
+    - the user: interests move toward the consumed item's vector (``pull * engagement``), back to the cohort
+      mean (``reversion``) and by uniform ``noise`` (``(noise - 0.5) * noise_scale``); fatigue decays and grows
+      on the consumed topic; satisfaction moves toward the received utility; the budget pays the time spent
+      (``no_click_cost`` without a click), less a refund for satisfaction;
+    - the history shifts one slot (oldest out) and records the item consumed, or the slate's top item, with
+      ``(clicked, reward, engagement)``; the step count, clicks, time spent and last reward follow;
+    - the session ends when the budget is spent, or churns when its ``churn_draws`` is below
+      ``churn_rate * (1 - engagement)`` (``churn_rate`` 0: never).
+
+    ``rates``: ``(pull, reversion, noise_scale, fatigue_decay, fatigue_rate, satisfaction_rate, budget_refund,
+    no_click_cost, churn_rate)``. The arithmetic is numpy's before these loops, in the same order.
+    """
+    pull, reversion, noise_scale, fatigue_decay, fatigue_rate, satisfaction_rate, refund, no_click_cost, churn = rates
+    engagement = np.empty(len(clicked))
+    ended = np.empty(len(clicked), dtype=np.bool_)
+    length = history_ids.shape[1]
+    for row in prange(len(clicked)):
         took = 1.0 if clicked[row] else 0.0
+        engaged = item_engagement[row] if clicked[row] else 0.0
+        spent = time[row] if clicked[row] else no_click_cost
+        chosen = item[row]
+        row_pull = pull * took * engaged
+        for column in range(interest.shape[1]):
+            current = interest[row, column]
+            toward = row_pull * (item_vectors[chosen, column] - current) + reversion * (interest_mean[column] - current)
+            interest[row, column] = current + (toward + noise_scale * (noise[row, column] - 0.5))
         for topic in range(fatigue.shape[1]):
             fatigue[row, topic] *= fatigue_decay
-        fatigue[row, topics[row]] += fatigue_rate * took
+        fatigue[row, item_topics[chosen]] += fatigue_rate * took
         satisfaction[row] += satisfaction_rate * took * (received[row] - satisfaction[row])
-        spent = time_spent[row] if clicked[row] else no_click_cost
-        budget[row] -= spent - budget_refund * took * time_spent[row] * satisfaction[row]
+        budget[row] -= spent - refund * took * time[row] * satisfaction[row]
+        for slot in range(length - 1):  # element by element: a slice assignment per slot is several times slower
+            history_ids[row, slot] = history_ids[row, slot + 1]
+            for column in range(history_responses.shape[2]):
+                history_responses[row, slot, column] = history_responses[row, slot + 1, column]
+        history_ids[row, length - 1] = chosen if clicked[row] else top_item[row]
+        history_responses[row, length - 1, 0] = took
+        history_responses[row, length - 1, 1] = reward[row]
+        history_responses[row, length - 1, 2] = engaged
+        steps[row] += 1.0
+        clicks[row] += took
+        time_spent[row] += spent
+        last_reward[row] = reward[row]
+        engagement[row] = engaged
+        ended[row] = budget[row] <= 0 or (churn > 0 and churn_draws[row] < churn * (1.0 - engaged))
+    return engagement, ended
+
+
+MISMATCH, FRESHNESS = 2, 3  # codes of these kinds of utility term: their indices in ``UTILITY_TERM_KINDS``
+
+
+@njit(cache=True, nogil=True)
+def _term_sum(terms: tuple, item: int, row: int) -> float:
+    """Sum of the utility terms of ``item`` for the user of ``row``, added in order as numpy did (see
+    ``World.domain_terms``). ``terms``: ``(values, kinds, weights, scales, halves, use, traits, elapsed)``, the
+    arrays of ``TermTable`` with the terms to ``use``, each term's trait per user ``(B, n_terms)`` and the
+    session time ``(B,)``.
+
+    ``halves`` holds 0.5 per term, the freshness per half-life: a constant base would let LLVM turn ``pow``
+    into ``exp2``, which differs from numpy's ``pow`` in the last bit."""
+    values, kinds, weights, scales, halves, use, traits, elapsed = terms
+    total = 0.0
+    for k in range(len(kinds)):
+        if not use[k]:
+            continue
+        if kinds[k] == MISMATCH:
+            total += weights[k] * abs(values[item, k] - traits[row, k])
+        elif kinds[k] == FRESHNESS:
+            total += weights[k] * traits[row, k] * halves[k] ** ((values[item, k] + elapsed[row]) / scales[k])
+        else:
+            total += weights[k] * traits[row, k] * values[item, k]
+    return total
+
+
+@row_loops
+def term_sums(items: np.ndarray, terms: tuple) -> np.ndarray:
+    """``(B, S)`` sums of the utility terms of ``items`` ``(B, S)`` for each row's user (``terms``: see
+    ``_term_sum``)."""
+    total = np.empty(items.shape)
+    for row in prange(items.shape[0]):
+        for position in range(items.shape[1]):
+            total[row, position] = _term_sum(terms, items[row, position], row)
+    return total
+
+
+@row_loops
+def item_utilities(
+    affinity: np.ndarray,
+    items: np.ndarray,
+    appeal: np.ndarray,
+    topics: np.ndarray,
+    fatigue: np.ndarray,
+    burst: np.ndarray,
+    friends: np.ndarray,
+    social_weight: np.float32,
+    terms: tuple,
+) -> np.ndarray:
+    """Click utility ``(B, S)`` of ``items`` given their ``affinity``: ``affinity + appeal - fatigue + terms``,
+    then ``+ burst`` (``burst`` ``(B, T)``, or ``(0, 0)`` without bursts) and ``+ social_weight * friends``
+    (float32, ``(B, S)``, or ``(0, 0)`` without a social graph), added in that order as numpy did."""
+    utility = np.empty(items.shape)
+    for row in prange(items.shape[0]):
+        for position in range(items.shape[1]):
+            item = items[row, position]
+            topic = topics[item]
+            total = affinity[row, position] + appeal[item] - fatigue[row, topic] + _term_sum(terms, item, row)
+            if burst.shape[0]:
+                total += burst[row, topic]
+            if friends.shape[0]:
+                total += social_weight * friends[row, position]
+            utility[row, position] = total
+    return utility

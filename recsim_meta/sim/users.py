@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsim_meta.sim.kernels import move_interests, tire_and_spend
-
 UNIFORM_TO_UNIT_STD = np.sqrt(12.0)  # U(0, 1) - 0.5 has std 1 / sqrt(12)
 
 
@@ -106,53 +104,3 @@ def sample_users(
         budget=np.full(num_users, float(time_budget)),
         traits=values,
     )
-
-
-def update_users(
-    rng: np.random.Generator,
-    state: UserState,
-    dynamics: UserDynamics,
-    *,
-    interest_mean: np.ndarray,
-    clicked: np.ndarray,
-    item_vectors: np.ndarray,
-    item_topics: np.ndarray,
-    received_utility: np.ndarray,
-    engagement: np.ndarray,
-    time_spent: np.ndarray,
-) -> None:
-    """Advance every user by one step in place; arrays describe each user's consumed item (ignored where not clicked).
-
-    Args:
-        rng: randomness for the interest drift.
-        state: the users, changed in place.
-        dynamics: rates.
-        interest_mean: cohort mean the interests revert to, shape ``(d,)``.
-        clicked: whether each user consumed an item, shape ``(B,)`` bool.
-        item_vectors: fused vectors of the consumed items, ``(B, d)``.
-        item_topics: their topics, ``(B,)``.
-        received_utility: what consuming it was worth to the user (quality, plus affinity in
-            some domains, as RecSim's ``user_quality_factor``), ``(B,)``.
-        engagement: how much each user liked it, ``(B,)``.
-        time_spent: time each consumption took, ``(B,)``.
-    """
-    took = clicked.astype(np.float64)
-    d = dynamics
-    noise = rng.random(state.interest.shape)
-    move_interests(
-        state.interest,
-        d.pull * took * engagement,
-        item_vectors,
-        interest_mean,
-        d.reversion,
-        d.drift * UNIFORM_TO_UNIT_STD,
-        noise,
-    )
-    rates = tuple(map(float, (d.fatigue_decay, d.fatigue_rate, d.satisfaction_rate, d.budget_refund, d.no_click_cost)))
-    tire_and_spend(
-        state.fatigue, state.satisfaction, state.budget, clicked, item_topics, received_utility, time_spent, rates
-    )
-    for spec in d.traits:
-        if spec.growth:
-            grown = state.traits[spec.name] + spec.growth * took * engagement
-            state.traits[spec.name] = np.clip(grown, spec.low, spec.high)
