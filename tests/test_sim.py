@@ -12,8 +12,15 @@ from hypothesis.extra.numpy import arrays
 from recsim_meta import Task, make_splits, sample_tasks
 from recsim_meta.envs.domains import UTILITY_TERM_KINDS
 from recsim_meta.sim.catalog import make_catalog
-from recsim_meta.sim.choice import CHOICE_MODELS, cascade_probabilities, mnl_probabilities, sample_choice
-from recsim_meta.sim.kernels import advance_sessions, choose_rows, item_utilities, mnl_rows, term_sums
+from recsim_meta.sim.choice import CHOICE_MODELS, cascade_probabilities, mnl_probabilities
+from recsim_meta.sim.kernels import (
+    advance_sessions,
+    cascade_rows,
+    choose_in_slates,
+    item_utilities,
+    mnl_rows,
+    term_sums,
+)
 from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec, fuse_vectors, make_knowledge_graph
 
 utilities = arrays(
@@ -41,8 +48,26 @@ def test_mnl_matches_formula_and_sampling_follows_it():
     p = mnl_probabilities(u, 0.5, 2.0)
     expected = np.exp([2.0, 0.0, 1.0]) / np.exp([2.0, 0.0, 1.0]).sum()
     np.testing.assert_allclose(p[0], expected)
-    draws = sample_choice(np.random.default_rng(0), np.repeat(p, 20000, axis=0))
-    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 20000, expected, atol=0.015)
+    slates = np.tile([0, 1], (20000, 1))
+    draws = np.random.default_rng(0).random(20000)
+    clicked, position, _, _ = choose_in_slates(
+        np.repeat(u, 20000, axis=0), slates, slates, np.zeros(2), draws, 0.5, 2.0, False
+    )
+    np.testing.assert_allclose(np.bincount(np.where(clicked, position, 2), minlength=3) / 20000, expected, atol=0.015)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 600), st.integers(1, 8), st.floats(-5, 5), st.floats(0.1, 5), st.integers(0, 2**32 - 1))
+def test_compiled_cascade_matches_its_formula(rows, size, no_click, temperature, seed):
+    """The cascade's numpy formula before the compiled rows (the C library's exp, as numba's)."""
+    rng = np.random.default_rng(seed)
+    u = np.where(rng.random((rows, size)) < 0.2, -np.inf, rng.normal(0, 3, (rows, size)))
+    click = 1.0 / (1.0 + np.vectorize(math.exp)(-temperature * (u - no_click)))
+    survive = np.cumprod(1.0 - click, axis=-1)
+    reach = np.concatenate([np.ones((rows, 1)), survive[:, :-1]], axis=-1)
+    expected = np.concatenate([reach * click, survive[:, -1:]], axis=-1)
+    for kernel in (cascade_rows.serial, cascade_rows.threaded):
+        np.testing.assert_array_equal(kernel(u, no_click, temperature), expected)
 
 
 @settings(max_examples=60, deadline=None)
@@ -63,9 +88,14 @@ def test_compiled_mnl_and_sampling_match_numpy_bit_for_bit(rows, size, no_click,
     expected = weights / weights.sum(axis=-1, keepdims=True)
     draws = rng.random(rows)
     choices = np.minimum((np.cumsum(expected, axis=-1) < draws[:, None]).sum(axis=-1), size)
-    for mnl, choose in ((mnl_rows.serial, choose_rows.serial), (mnl_rows.threaded, choose_rows.threaded)):
+    positions = np.tile(np.arange(size), (rows, 1))  # a slate of distinct positions, no position bias
+    choice = (u, positions, positions, np.zeros(size), draws, no_click, temperature, False)
+    for mnl, choose in ((mnl_rows.serial, choose_in_slates.serial), (mnl_rows.threaded, choose_in_slates.threaded)):
         np.testing.assert_array_equal(mnl(u, no_click, temperature), expected)
-        np.testing.assert_array_equal(choose(expected, draws), choices)
+        clicked, position, item, empty = choose(*choice)
+        np.testing.assert_array_equal(np.where(clicked, position, size), choices)
+        np.testing.assert_array_equal(item, np.minimum(choices, size - 1))
+        assert not empty.any()
     np.testing.assert_array_equal(mnl_probabilities(u.reshape(rows, 1, size), no_click, temperature)[:, 0], expected)
 
 

@@ -20,8 +20,8 @@ from recsim_meta.envs import MULTI_DOMAIN_ID
 from recsim_meta.sim.kernels import (
     PARALLEL_ROWS,
     add_related,
+    choose_in_slates,
     draw_candidates,
-    repeats_earlier,
     weighted_boosts,
 )
 from recsim_meta.sim.knowledge_graph import nonzero_rows
@@ -190,10 +190,14 @@ def test_memory_stays_flat_over_many_steps(env_id, kwargs):
 
 @settings(max_examples=40, deadline=None)
 @given(arrays(np.int64, st.tuples(st.integers(1, 600), st.integers(1, 6)), elements=st.integers(-1, 4)))
-def test_repeated_slate_positions_are_found(rows):
+def test_repeated_slate_positions_are_found_and_never_chosen(rows):
     expected = [[value in row[:slot] for slot, value in enumerate(row)] for row in rows.tolist()]
-    for kernel in (repeats_earlier.serial, repeats_earlier.threaded):
-        np.testing.assert_array_equal(kernel(rows), expected)
+    utilities, draws = np.zeros(rows.shape), np.random.default_rng(0).random(len(rows))
+    for kernel in (choose_in_slates.serial, choose_in_slates.threaded):
+        clicked, position, item, empty = kernel(utilities, rows, rows, np.zeros(rows.shape[1]), draws, -1.0, 1.0, False)
+        np.testing.assert_array_equal(empty, expected)
+        assert not empty[np.arange(len(rows)), position][clicked].any()
+        np.testing.assert_array_equal(item, rows[np.arange(len(rows)), position])
 
 
 @settings(max_examples=40, deadline=None)

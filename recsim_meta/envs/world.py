@@ -14,13 +14,13 @@ import numpy as np
 
 from recsim_meta.envs.domains import RESPONSES, UTILITY_TERM_KINDS, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
-from recsim_meta.sim.choice import CHOICE_MODELS, sample_choice
+from recsim_meta.sim.choice import CHOICE_MODELS
 from recsim_meta.sim.kernels import (
     add_related,
     advance_sessions,
+    choose_in_slates,
     draw_candidates,
     item_utilities,
-    repeats_earlier,
     term_sums,
     weighted_boosts,
 )
@@ -445,12 +445,16 @@ class World:
         batch = np.arange(len(slates))
         items = s.candidates[batch[:, None], slates]
         utility, affinity = self.utilities(s, items)
-        empty = repeats_earlier(slates)
-        utility = np.where(empty, -np.inf, utility + self.position_bias)
-        pick = sample_choice(rng, self.slate_choice(utility))
-        clicked = pick < slates.shape[1]
-        position = np.minimum(pick, slates.shape[1] - 1)
-        item = items[batch, position]
+        clicked, position, item, empty = choose_in_slates(
+            utility,
+            slates,
+            items,
+            self.position_bias,
+            rng.random(len(slates)),
+            cfg.no_click_utility,
+            cfg.choice_temperature,
+            cfg.choice_model == "cascade",
+        )
         consumed = self.consumption(s, item, affinity[batch, position])
         response: Response = self.respond(consumed, Draw(rng))
         reward = np.where(clicked, response.reward, 0.0)

@@ -201,20 +201,46 @@ def weighted_boosts(
 def mnl_rows(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
     """Multinomial logit probabilities ``(R, K + 1)`` of ``(R, K)`` utilities (``-inf``: empty slot), the
     last column for a no-click option of utility ``no_click_utility``."""
-    rows, size = utilities.shape
-    probabilities = np.empty((rows, size + 1))
-    for row in prange(rows):
-        scores = probabilities[row]
-        top = scores[size] = no_click_utility * temperature
-        for column in range(size):
-            scores[column] = utilities[row, column] * temperature
-            top = max(top, scores[column])
-        for column in range(size + 1):
-            scores[column] = np.exp(scores[column] - top)
-        total = 0.0 + _pairwise_sum(scores, 0, size + 1)
-        for column in range(size + 1):
-            scores[column] /= total
+    probabilities = np.empty((utilities.shape[0], utilities.shape[1] + 1))
+    for row in prange(utilities.shape[0]):
+        _mnl_row(utilities[row], no_click_utility, temperature, probabilities[row])
     return probabilities
+
+
+@row_loops
+def cascade_rows(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
+    """Cascade probabilities ``(R, K + 1)`` of ``(R, K)`` utilities (see ``choice.cascade_probabilities``)."""
+    probabilities = np.empty((utilities.shape[0], utilities.shape[1] + 1))
+    for row in prange(utilities.shape[0]):
+        _cascade_row(utilities[row], no_click_utility, temperature, probabilities[row])
+    return probabilities
+
+
+@njit(cache=True, nogil=True)
+def _mnl_row(utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray) -> None:
+    """One row of ``mnl_rows``, written to ``probabilities``."""
+    size = len(utilities)
+    top = probabilities[size] = no_click_utility * temperature
+    for column in range(size):
+        probabilities[column] = utilities[column] * temperature
+        top = max(top, probabilities[column])
+    for column in range(size + 1):
+        probabilities[column] = np.exp(probabilities[column] - top)
+    total = 0.0 + _pairwise_sum(probabilities, 0, size + 1)
+    for column in range(size + 1):
+        probabilities[column] /= total
+
+
+@njit(cache=True, nogil=True)
+def _cascade_row(utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray) -> None:
+    """One row of ``cascade_rows``: position ``k`` is reached with the product of ``1 - click`` above it and
+    clicked with ``click = sigmoid(temperature * (u_k - no_click_utility))``; the rest is no click."""
+    survive = 1.0
+    for column in range(len(utilities)):
+        click = 1.0 / (1.0 + np.exp(-temperature * (utilities[column] - no_click_utility)))
+        probabilities[column] = survive * click
+        survive *= 1.0 - click
+    probabilities[len(utilities)] = survive
 
 
 @njit(cache=True, nogil=True)
@@ -275,28 +301,46 @@ def _run_sum(values: np.ndarray, start: int, count: int) -> float:
 
 
 @row_loops
-def choose_rows(probabilities: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """Option of each row of ``(R, K + 1)`` probabilities picked by its uniform draw: the number of
-    cumulative probabilities below the draw, at most ``K``."""
-    rows, options = probabilities.shape
-    choice = np.empty(rows, dtype=np.int64)
-    for row in prange(rows):
+def choose_in_slates(
+    utilities: np.ndarray,
+    slates: np.ndarray,
+    items: np.ndarray,
+    position_bias: np.ndarray,
+    draws: np.ndarray,
+    no_click_utility: float,
+    temperature: float,
+    cascade: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each user's choice in a slate: ``(clicked, position, item, empty)``.
+
+    ``utilities`` ``(B, K)`` of the slate's ``items`` get the ``position_bias``; a position of ``slates``
+    repeated in a row is an empty slot (``empty``, utility ``-inf``). The choice probabilities are the MNL's
+    (``cascade``: the cascade's) with a no-click option; the uniform ``draws`` pick one: the number of
+    cumulative probabilities below the draw. Without a click ``position`` is the last one.
+    """
+    batch, size = utilities.shape
+    clicked = np.empty(batch, dtype=np.bool_)
+    position = np.empty(batch, dtype=np.int64)
+    item = np.empty(batch, dtype=np.int64)
+    empty = np.zeros((batch, size), dtype=np.bool_)
+    shown = np.empty((batch, size))
+    probabilities = np.empty((batch, size + 1))
+    for row in prange(batch):
+        for column in range(size):
+            empty[row, column] = _holds(slates[row, :column], slates[row, column])
+            shown[row, column] = -np.inf if empty[row, column] else utilities[row, column] + position_bias[column]
+        if cascade:
+            _cascade_row(shown[row], no_click_utility, temperature, probabilities[row])
+        else:
+            _mnl_row(shown[row], no_click_utility, temperature, probabilities[row])
         cumulative, below = 0.0, 0
-        for option in range(options):
-            cumulative = probabilities[row, option] if option == 0 else cumulative + probabilities[row, option]
+        for option in range(size + 1):
+            cumulative = probabilities[row, 0] if option == 0 else cumulative + probabilities[row, option]
             below += cumulative < draws[row]
-        choice[row] = min(below, options - 1)
-    return choice
-
-
-@row_loops
-def repeats_earlier(rows: np.ndarray) -> np.ndarray:
-    """``(B, S)`` mask of the entries of ``rows`` equal to an entry before them in their row."""
-    repeats = np.zeros(rows.shape, dtype=np.bool_)
-    for row in prange(rows.shape[0]):
-        for column in range(1, rows.shape[1]):
-            repeats[row, column] = _holds(rows[row, :column], rows[row, column])
-    return repeats
+        clicked[row] = below < size
+        position[row] = min(below, size - 1)
+        item[row] = items[row, position[row]]
+    return clicked, position, item, empty
 
 
 @row_loops
