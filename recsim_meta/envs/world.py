@@ -20,12 +20,14 @@ from recsim_meta.sim.kernels import (
     advance_sessions,
     choose_in_slates,
     draw_candidates,
+    engagements,
     item_utilities,
+    session_statistics,
     term_sums,
     weighted_boosts,
 )
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
-from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
+from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response
 from recsim_meta.sim.social import make_social_graph
 from recsim_meta.sim.tasks import Task
 from recsim_meta.sim.users import UNIFORM_TO_UNIT_STD, UserState, cohort_interest_mean, sample_users
@@ -37,6 +39,7 @@ SOCIAL_FEATURE = "friends_engaged"  # candidate feature of social domains: the f
 _NO_BURSTS = np.zeros((0, 0))  # empty arrays for the compiled step's parts a domain lacks
 _NO_FRIENDS = np.zeros((0, 0), dtype=np.float32)
 _NO_CHURN = np.zeros(0)
+_NO_TRAITS = np.zeros((1, 0))  # no utility terms: nothing read, for any number of sessions
 
 
 @dataclass
@@ -97,6 +100,7 @@ class TermTable:
         weights, scales: each term's weight and half-life (``freshness``).
         halves: 0.5 per term, the ``freshness`` kept per half-life (an array, see ``kernels._term_sum``).
         any_term: all True, to sum every term; in_engagement: the terms also added to engagement.
+        engagement_terms: whether there are any of those.
     """
 
     values: np.ndarray
@@ -106,6 +110,7 @@ class TermTable:
     halves: np.ndarray
     any_term: np.ndarray
     in_engagement: np.ndarray
+    engagement_terms: bool
 
 
 Rows = Sessions | UserState | dict  # a tree of arrays whose first axis is the session
@@ -220,6 +225,9 @@ class World:
         self.respond = RESPONSES[config.response]
         self.choice_probabilities = CHOICE_MODELS[config.choice_model]
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
+        self.social_weight = np.float32(
+            0.0 if config.social is None else config.social.weight
+        )  # numpy's float32 product
         self.dynamics = config.dynamics()
         d = self.dynamics
         self.rates = tuple(  # of ``advance_sessions``
@@ -272,6 +280,7 @@ class World:
             halves=np.full(len(terms), 0.5),
             any_term=np.ones(len(terms), dtype=bool),
             in_engagement=np.array([term.in_engagement for term in terms], dtype=bool),
+            engagement_terms=any(term.in_engagement for term in terms),
         )
 
     # ----------------------------------------------------------------- sessions
@@ -330,11 +339,11 @@ class World:
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
-        columns = [np.log1p(s.steps), s.clicks / np.maximum(s.steps, 1), s.last_reward, np.log1p(s.time_spent)]
-        columns += [s.users.traits[name] for name in self.config.observed_traits]
-        user = np.empty((len(s.candidates), len(columns)), dtype=np.float32)
-        for index, column in enumerate(columns):  # faster than np.stack for few sessions
-            user[:, index] = column
+        traits = self.config.observed_traits
+        user = np.empty((len(s.candidates), len(USER_FEATURES) + len(traits)), dtype=np.float32)
+        session_statistics(s.steps, s.clicks, s.last_reward, s.time_spent, user)  # the USER_FEATURES
+        for index, name in enumerate(traits, start=len(USER_FEATURES)):
+            user[:, index] = s.users.traits[name]
         features = np.take(self.item_features, s.candidates, axis=0)  # np.take: faster than indexing for rows
         if self.social is not None:
             features[:, :, -1] = self.friend_signal(s, s.candidates)
@@ -370,7 +379,7 @@ class World:
                 users.fatigue,
                 s.burst if self.config.burst_rate > 0 else _NO_BURSTS,
                 _NO_FRIENDS if no_friends else self.friend_signal(s, items),
-                np.float32(0.0 if no_friends else self.config.social.weight),  # numpy multiplied in float32
+                self.social_weight,
                 self._terms(s, self.terms.any_term),
             ),
             affinity,
@@ -381,17 +390,15 @@ class World:
         is several times faster than indexing by member and item)."""
         return np.take(self.social.signal, s.member[:, None] * self.config.num_items + items)
 
-    def domain_terms(self, s: Sessions, items: np.ndarray, engagement_only: bool = False) -> np.ndarray:
-        """Sum of the domain's utility terms for ``items`` of shape ``(B,)`` or ``(B, S)`` (see ``UtilityTerm``)."""
-        use = self.terms.in_engagement if engagement_only else self.terms.any_term
-        rows = items.reshape(len(items), -1)
-        return term_sums(rows, self._terms(s, use)).reshape(items.shape)
+    def domain_terms(self, s: Sessions, items: np.ndarray) -> np.ndarray:
+        """Sum of the domain's utility terms for ``items`` ``(B, S)`` (see ``UtilityTerm``)."""
+        return term_sums(items, self._terms(s, self.terms.any_term))
 
     def _terms(self, s: Sessions, use: np.ndarray) -> tuple[np.ndarray, ...]:
         """The compiled term sums' ``terms`` (see ``kernels._term_sum``): the table, the terms to ``use``, each
         term's trait per user (1, or 0 for ``mismatch``, without one) and the session time."""
         terms = self.config.utility_terms
-        traits = np.empty((len(s.steps), len(terms)))
+        traits = np.empty((len(s.steps), len(terms))) if terms else _NO_TRAITS
         for k, term in enumerate(terms):
             traits[:, k] = s.users.traits[term.trait] if term.trait else (0.0 if term.kind == "mismatch" else 1.0)
         t = self.terms
@@ -419,14 +426,21 @@ class World:
         quality = self.catalog.quality[items]
         expand = (slice(None),) + (None,) * (items.ndim - 1)
         cfg = self.config
-        engagement = cfg.engagement_affinity * affinity + cfg.engagement_quality * quality
-        if self.terms.in_engagement.any():
-            engagement = engagement + self.domain_terms(s, items, engagement_only=True)
+        rows = items.reshape(len(items), -1)
+        engagement = engagements(
+            np.reshape(affinity, rows.shape),
+            rows,
+            self.catalog.quality,
+            cfg.engagement_affinity,
+            cfg.engagement_quality,
+            self._terms(s, self.terms.in_engagement),
+            self.terms.engagement_terms,
+        ).reshape(items.shape)
         return Consumption(
             attributes={name: values[items] for name, values in self.catalog.attributes.items()},
             quality=quality,
             affinity=affinity,
-            engagement=sigmoid(engagement),
+            engagement=engagement,
             traits={name: values[expand] for name, values in s.users.traits.items()},
         )
 

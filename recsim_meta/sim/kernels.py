@@ -487,3 +487,39 @@ def item_utilities(
                 total += social_weight * friends[row, position]
             utility[row, position] = total
     return utility
+
+
+@row_loops
+def session_statistics(
+    steps: np.ndarray, clicks: np.ndarray, last_reward: np.ndarray, time_spent: np.ndarray, user: np.ndarray
+) -> None:
+    """In place: the first four columns of the observed ``user`` features (float32), ``log1p(steps)``,
+    ``clicks / max(steps, 1)``, ``last_reward`` and ``log1p(time_spent)``."""
+    for row in prange(len(steps)):
+        user[row, 0] = np.log1p(steps[row])
+        user[row, 1] = clicks[row] / max(steps[row], 1.0)
+        user[row, 2] = last_reward[row]
+        user[row, 3] = np.log1p(time_spent[row])
+
+
+@row_loops
+def engagements(
+    affinity: np.ndarray,
+    items: np.ndarray,
+    quality: np.ndarray,
+    affinity_weight: float,
+    quality_weight: float,
+    terms: tuple,
+    with_terms: bool,
+) -> np.ndarray:
+    """Engagement ``(B, S)`` with ``items`` of the given ``affinity``: ``sigmoid(affinity_weight * affinity +
+    quality_weight * quality + terms)``, the terms (``_term_sum``) only ``with_terms``."""
+    engagement = np.empty(items.shape)
+    for row in prange(items.shape[0]):
+        for position in range(items.shape[1]):
+            item = items[row, position]
+            total = affinity_weight * affinity[row, position] + quality_weight * quality[item]
+            if with_terms:
+                total = total + _term_sum(terms, item, row)
+            engagement[row, position] = 1.0 / (1.0 + np.exp(-total))
+    return engagement
