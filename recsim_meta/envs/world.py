@@ -428,7 +428,7 @@ class World:
         cfg = self.config
         rows = items.reshape(len(items), -1)
         engagement = engagements(
-            np.reshape(affinity, rows.shape),
+            affinity.reshape(rows.shape),
             rows,
             self.catalog.quality,
             cfg.engagement_affinity,
