@@ -229,7 +229,7 @@ def test_compiled_engagement_and_session_statistics_match_numpy_bit_for_bit(rows
         np.array([-1.0]),
         np.ones(1),
         np.full(1, 0.5),
-        np.ones(1, dtype=bool),
+        np.full(1, with_terms),  # the terms to use: without any, numpy added none
         traits,
         np.zeros(rows),
     )
@@ -244,7 +244,7 @@ def test_compiled_engagement_and_session_statistics_match_numpy_bit_for_bit(rows
         (engagements.serial, session_statistics.serial),
         (engagements.threaded, session_statistics.threaded),
     ):
-        np.testing.assert_array_equal(engagement(affinity, items, quality, 0.7, 1.3, terms, with_terms), expected)
+        np.testing.assert_array_equal(engagement(affinity, items, quality, 0.7, 1.3, terms), expected)
         user = np.zeros((rows, 5), dtype=np.float32)
         statistics(steps, clicks, last_reward, time_spent, user)
         np.testing.assert_array_equal(user[:, :4], np.stack(columns, axis=1).astype(np.float32))

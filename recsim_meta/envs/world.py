@@ -100,7 +100,6 @@ class TermTable:
         weights, scales: each term's weight and half-life (``freshness``).
         halves: 0.5 per term, the ``freshness`` kept per half-life (an array, see ``kernels._term_sum``).
         any_term: all True, to sum every term; in_engagement: the terms also added to engagement.
-        engagement_terms: whether there are any of those.
     """
 
     values: np.ndarray
@@ -110,7 +109,6 @@ class TermTable:
     halves: np.ndarray
     any_term: np.ndarray
     in_engagement: np.ndarray
-    engagement_terms: bool
 
 
 Rows = Sessions | UserState | dict  # a tree of arrays whose first axis is the session
@@ -280,7 +278,6 @@ class World:
             halves=np.full(len(terms), 0.5),
             any_term=np.ones(len(terms), dtype=bool),
             in_engagement=np.array([term.in_engagement for term in terms], dtype=bool),
-            engagement_terms=any(term.in_engagement for term in terms),
         )
 
     # ----------------------------------------------------------------- sessions
@@ -434,7 +431,6 @@ class World:
             cfg.engagement_affinity,
             cfg.engagement_quality,
             self._terms(s, self.terms.in_engagement),
-            self.terms.engagement_terms,
         ).reshape(items.shape)
         return Consumption(
             attributes={name: values[items] for name, values in self.catalog.attributes.items()},

@@ -510,16 +510,15 @@ def engagements(
     affinity_weight: float,
     quality_weight: float,
     terms: tuple,
-    with_terms: bool,
 ) -> np.ndarray:
     """Engagement ``(B, S)`` with ``items`` of the given ``affinity``: ``sigmoid(affinity_weight * affinity +
-    quality_weight * quality + terms)``, the terms (``_term_sum``) only ``with_terms``."""
+    quality_weight * quality + terms)`` (``_term_sum``; without terms to use, + 0)."""
     engagement = np.empty(items.shape)
     for row in prange(items.shape[0]):
         for position in range(items.shape[1]):
             item = items[row, position]
-            total = affinity_weight * affinity[row, position] + quality_weight * quality[item]
-            if with_terms:
-                total = total + _term_sum(terms, item, row)
+            total = (
+                affinity_weight * affinity[row, position] + quality_weight * quality[item] + _term_sum(terms, item, row)
+            )
             engagement[row, position] = 1.0 / (1.0 + np.exp(-total))
     return engagement
