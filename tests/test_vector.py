@@ -22,6 +22,7 @@ from recsim_meta.sim.kernels import (
     add_related,
     choose_in_slates,
     draw_candidates,
+    gather_rows,
     weighted_boosts,
 )
 from recsim_meta.sim.knowledge_graph import nonzero_rows
@@ -317,6 +318,15 @@ def test_compiled_kg_boost_sums_like_einsum(batch, slate, seed):
     assert all(values[i][columns[i] >= 0].tolist() == boosts[i][boosts[i] != 0].tolist() for i in range(9))
     for kernel in (weighted_boosts.serial, weighted_boosts.threaded):
         np.testing.assert_array_equal(kernel(clicked, decay, history, items, columns, values), expected)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 6), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_compiled_gather_matches_take(rows, columns, features, seed):
+    rng = np.random.default_rng(seed)
+    table, indices = rng.normal(size=(9, features)).astype(np.float32), rng.integers(0, 9, (rows, columns))
+    for kernel in (gather_rows.serial, gather_rows.threaded):
+        np.testing.assert_array_equal(kernel(indices, table), np.take(table, indices, axis=0))
 
 
 def _step_large_vector_env(queue) -> None:

@@ -522,3 +522,16 @@ def engagements(
             )
             engagement[row, position] = 1.0 / (1.0 + np.exp(-total))
     return engagement
+
+
+@row_loops
+def gather_rows(indices: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[indices]`` ``(B, M, F)`` for ``(B, M)`` row indices into a ``(N, F)`` table. On numba's threads
+    (``PARALLEL_ROWS`` rows or more) about twice as fast as ``np.take``; below that ``np.take`` is faster."""
+    gathered = np.empty((indices.shape[0], indices.shape[1], table.shape[1]), dtype=table.dtype)
+    for row in prange(indices.shape[0]):
+        for column in range(indices.shape[1]):
+            source = indices[row, column]
+            for feature in range(table.shape[1]):  # element by element: a row slice per entry is slower
+                gathered[row, column, feature] = table[source, feature]
+    return gathered
