@@ -1,8 +1,9 @@
 """Compiled loops (numba) over the users of a batched step, where numpy would make many passes over short rows.
 
-Each loop but ``draw_candidates`` does what the numpy code it replaced did, with the same operations in the
-same order (numpy's pairwise summation included), so trajectories are unchanged; tests compare them with
-numpy bit for bit. ``draw_candidates`` samples the candidates of many users at once with counter-based
+For one user (the single env) each loop replaces a handful of numpy calls on tiny arrays, which cost more
+than their arithmetic; for many users it saves passes over memory. Each loop but ``draw_candidates`` does
+what the numpy code it replaced did, with the same operations in the same order (numpy's pairwise summation
+included), so trajectories are unchanged; tests compare them with numpy's formulas bit for bit. ``draw_candidates`` samples the candidates of many users at once with counter-based
 random draws of its own (one user keeps ``Generator.choice``). ``row_loops`` runs a loop on every core for
 large batches. ``cache=True`` keeps the compiled code between processes; ``nogil=True`` lets other Python
 threads run meanwhile.
