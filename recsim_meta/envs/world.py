@@ -225,9 +225,8 @@ class World:
         self.respond = RESPONSES[config.response]
         self.choice_probabilities = CHOICE_MODELS[config.choice_model]
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
-        self.social_weight = np.float32(
-            0.0 if config.social is None else config.social.weight
-        )  # numpy's float32 product
+        # the friend signal's weight in float32: numpy multiplied the float32 signal by it in float32
+        self.social_weight = np.float32(0.0 if config.social is None else config.social.weight)
         self.dynamics = config.dynamics()
         d = self.dynamics
         self.rates = tuple(  # of ``advance_sessions``
@@ -371,21 +370,18 @@ class World:
         affinity = np.einsum("bd,bsd->bs", users.interest, np.take(vectors, items, axis=0))
         if kg_aware:
             affinity += self.kg_boost(s, items)
-        no_friends = self.social is None
-        return (
-            item_utilities(
-                affinity,
-                items,
-                self.catalog.appeal,
-                self.catalog.topics,
-                users.fatigue,
-                s.burst if self.config.burst_rate > 0 else _NO_BURSTS,
-                _NO_FRIENDS if no_friends else self.friend_signal(s, items),
-                self.social_weight,
-                self._terms(s, self.terms.any_term),
-            ),
+        utility = item_utilities(
             affinity,
+            items,
+            self.catalog.appeal,
+            self.catalog.topics,
+            users.fatigue,
+            s.burst if self.config.burst_rate > 0 else _NO_BURSTS,
+            _NO_FRIENDS if self.social is None else self.friend_signal(s, items),
+            self.social_weight,
+            self._terms(s, self.terms.any_term),
         )
+        return utility, affinity
 
     def friend_signal(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """The social signal of ``items`` (``(B, S)``) for each session's member (float32; a flat ``np.take``
