@@ -12,14 +12,15 @@ from hypothesis.extra.numpy import arrays
 from recsim_meta import Task, make_splits, sample_tasks
 from recsim_meta.envs.domains import UTILITY_TERM_KINDS
 from recsim_meta.sim.catalog import make_catalog
-from recsim_meta.sim.choice import CHOICE_MODELS, cascade_probabilities, mnl_probabilities
+from recsim_meta.sim.choice import CHOICE_MODELS
 from recsim_meta.sim.kernels import (
+    CASCADE,
+    MNL,
     advance_sessions,
-    cascade_rows,
+    choice_rows,
     choose_in_slates,
     engagements,
     item_utilities,
-    mnl_rows,
     session_statistics,
     term_sums,
 )
@@ -47,13 +48,13 @@ def test_empty_slots_are_never_chosen():
 
 def test_mnl_matches_formula_and_sampling_follows_it():
     u = np.array([[1.0, 0.0]])
-    p = mnl_probabilities(u, 0.5, 2.0)
+    p = CHOICE_MODELS["mnl"](u, 0.5, 2.0)
     expected = np.exp([2.0, 0.0, 1.0]) / np.exp([2.0, 0.0, 1.0]).sum()
     np.testing.assert_allclose(p[0], expected)
     slates = np.tile([0, 1], (20000, 1))
     draws = np.random.default_rng(0).random(20000)
     clicked, position, _, _ = choose_in_slates(
-        np.repeat(u, 20000, axis=0), slates, slates, np.zeros(2), draws, 0.5, 2.0, False
+        np.repeat(u, 20000, axis=0), slates, slates, np.zeros(2), draws, 0.5, 2.0, MNL
     )
     np.testing.assert_allclose(np.bincount(np.where(clicked, position, 2), minlength=3) / 20000, expected, atol=0.015)
 
@@ -68,8 +69,8 @@ def test_compiled_cascade_matches_its_formula(rows, size, no_click, temperature,
     survive = np.cumprod(1.0 - click, axis=-1)
     reach = np.concatenate([np.ones((rows, 1)), survive[:, :-1]], axis=-1)
     expected = np.concatenate([reach * click, survive[:, -1:]], axis=-1)
-    for kernel in (cascade_rows.serial, cascade_rows.threaded):
-        np.testing.assert_array_equal(kernel(u, no_click, temperature), expected)
+    for kernel in (choice_rows.serial, choice_rows.threaded):
+        np.testing.assert_array_equal(kernel(u, no_click, temperature, CASCADE), expected)
 
 
 @settings(max_examples=60, deadline=None)
@@ -91,14 +92,17 @@ def test_compiled_mnl_and_sampling_match_numpy_bit_for_bit(rows, size, no_click,
     draws = rng.random(rows)
     choices = np.minimum((np.cumsum(expected, axis=-1) < draws[:, None]).sum(axis=-1), size)
     positions = np.tile(np.arange(size), (rows, 1))  # a slate of distinct positions, no position bias
-    choice = (u, positions, positions, np.zeros(size), draws, no_click, temperature, False)
-    for mnl, choose in ((mnl_rows.serial, choose_in_slates.serial), (mnl_rows.threaded, choose_in_slates.threaded)):
-        np.testing.assert_array_equal(mnl(u, no_click, temperature), expected)
+    choice = (u, positions, positions, np.zeros(size), draws, no_click, temperature, MNL)
+    for probabilities, choose in (
+        (choice_rows.serial, choose_in_slates.serial),
+        (choice_rows.threaded, choose_in_slates.threaded),
+    ):
+        np.testing.assert_array_equal(probabilities(u, no_click, temperature, MNL), expected)
         clicked, position, item, empty = choose(*choice)
         np.testing.assert_array_equal(np.where(clicked, position, size), choices)
         np.testing.assert_array_equal(item, np.minimum(choices, size - 1))
         assert not empty.any()
-    np.testing.assert_array_equal(mnl_probabilities(u.reshape(rows, 1, size), no_click, temperature)[:, 0], expected)
+    np.testing.assert_array_equal(CHOICE_MODELS["mnl"](u.reshape(rows, 1, size), no_click, temperature)[:, 0], expected)
 
 
 @settings(max_examples=30, deadline=None)
@@ -251,7 +255,7 @@ def test_compiled_engagement_and_session_statistics_match_numpy_bit_for_bit(rows
 
 
 def test_cascade_prefers_the_top_position():
-    p = cascade_probabilities(np.array([[0.0, 0.0]]), 0.0, 1.0)
+    p = CHOICE_MODELS["cascade"](np.array([[0.0, 0.0]]), 0.0, 1.0)
     np.testing.assert_allclose(p[0], [0.5, 0.25, 0.25])
 
 

@@ -18,6 +18,7 @@ import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
 from recsim_meta.sim.kernels import (
+    MNL,
     PARALLEL_ROWS,
     add_related,
     choose_in_slates,
@@ -195,7 +196,7 @@ def test_repeated_slate_positions_are_found_and_never_chosen(rows):
     expected = [[value in row[:slot] for slot, value in enumerate(row)] for row in rows.tolist()]
     utilities, draws = np.zeros(rows.shape), np.random.default_rng(0).random(len(rows))
     for kernel in (choose_in_slates.serial, choose_in_slates.threaded):
-        clicked, position, item, empty = kernel(utilities, rows, rows, np.zeros(rows.shape[1]), draws, -1.0, 1.0, False)
+        clicked, position, item, empty = kernel(utilities, rows, rows, np.zeros(rows.shape[1]), draws, -1.0, 1.0, MNL)
         np.testing.assert_array_equal(empty, expected)
         assert not empty[np.arange(len(rows)), position][clicked].any()
         np.testing.assert_array_equal(item, rows[np.arange(len(rows)), position])

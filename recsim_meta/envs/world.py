@@ -14,7 +14,7 @@ import numpy as np
 
 from recsim_meta.envs.domains import RESPONSES, UTILITY_TERM_KINDS, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
-from recsim_meta.sim.choice import CHOICE_MODELS
+from recsim_meta.sim.choice import CHOICE_CODES, choice_probabilities
 from recsim_meta.sim.kernels import (
     PARALLEL_ROWS,
     add_related,
@@ -223,7 +223,6 @@ class World:
         self.user_feature_names = user_feature_names(config)
         self.terms = self._term_table()
         self.respond = RESPONSES[config.response]
-        self.choice_probabilities = CHOICE_MODELS[config.choice_model]
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
         # the friend signal's weight in float32: numpy multiplied the float32 signal by it in float32
         self.social_weight = np.float32(0.0 if config.social is None else config.social.weight)
@@ -444,7 +443,7 @@ class World:
     def slate_choice(self, utilities: np.ndarray) -> np.ndarray:
         """Choice probabilities ``(..., K + 1)`` of slates whose utilities already include position bias."""
         cfg = self.config
-        return self.choice_probabilities(utilities, cfg.no_click_utility, cfg.choice_temperature)
+        return choice_probabilities(utilities, cfg.no_click_utility, cfg.choice_temperature, cfg.choice_model)
 
     # ----------------------------------------------------------------- step
     def step(self, rng: np.random.Generator, s: Sessions, slates: np.ndarray) -> Outcome:
@@ -464,7 +463,7 @@ class World:
             rng.random(len(slates)),
             cfg.no_click_utility,
             cfg.choice_temperature,
-            cfg.choice_model == "cascade",
+            CHOICE_CODES[cfg.choice_model],
         )
         consumed = self.consumption(s, item, affinity[batch, position])
         response: Response = self.respond(consumed, Draw(rng))

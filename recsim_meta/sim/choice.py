@@ -1,31 +1,30 @@
-"""Choice models as pure functions over a batch of slates.
+"""Choice models over a batch of slates: multinomial logit (``mnl``) and ``cascade``.
 
-Every function takes utilities of shape ``(..., K)`` (``-inf`` marks an empty slot) and returns
-probabilities of shape ``(..., K + 1)``: one per slate position, the last one for "no click".
+``choice_probabilities`` takes utilities of shape ``(..., K)`` (``-inf`` marks an empty slot) and returns
+probabilities of shape ``(..., K + 1)``: one per slate position, the last one for "no click". With ``mnl``
+the user picks a position or no click by a softmax of ``temperature`` times the utilities (the no-click
+option's utility ``no_click_utility``); with ``cascade`` the user scans the slate top-down and clicks
+position ``k`` with ``sigmoid(temperature * (u_k - no_click_utility))``. Both are compiled
+(``kernels.choice_rows``), and the step's choice in a slate (``kernels.choose_in_slates``) uses the same rows.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from recsim_meta.sim.kernels import cascade_rows, mnl_rows
+from recsim_meta.sim.kernels import CASCADE, MNL, choice_rows
+
+CHOICE_CODES = {"mnl": MNL, "cascade": CASCADE}  # the choice models, by name, as the compiled loops know them
 
 
-def mnl_probabilities(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
-    """Multinomial logit over the slate plus a no-click option of utility ``no_click_utility``."""
-    return _compiled_rows(mnl_rows, utilities, no_click_utility, temperature)
-
-
-def _compiled_rows(kernel, utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
+def choice_probabilities(utilities: np.ndarray, no_click_utility: float, temperature: float, model: str) -> np.ndarray:
+    """The choice ``model``'s probabilities ``(..., K + 1)`` of slates with ``utilities`` ``(..., K)``."""
     size = utilities.shape[-1]
     rows = np.ascontiguousarray(utilities, dtype=np.float64).reshape(-1, size)
-    probabilities = kernel(rows, float(no_click_utility), float(temperature))
+    probabilities = choice_rows(rows, float(no_click_utility), float(temperature), CHOICE_CODES[model])
     return probabilities.reshape(utilities.shape[:-1] + (size + 1,))
 
 
-def cascade_probabilities(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
-    """Cascade: the user scans the slate top-down and clicks position ``k`` with ``sigmoid(t * (u_k - u_0))``."""
-    return _compiled_rows(cascade_rows, utilities, no_click_utility, temperature)
-
-
-CHOICE_MODELS = {"mnl": mnl_probabilities, "cascade": cascade_probabilities}
+CHOICE_MODELS = {name: functools.partial(choice_probabilities, model=name) for name in CHOICE_CODES}

@@ -198,28 +198,33 @@ def weighted_boosts(
     return total
 
 
-@row_loops
-def mnl_rows(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
-    """Multinomial logit probabilities ``(R, K + 1)`` of ``(R, K)`` utilities (``-inf``: empty slot), the
-    last column for a no-click option of utility ``no_click_utility``."""
-    probabilities = np.empty((utilities.shape[0], utilities.shape[1] + 1))
-    for row in prange(utilities.shape[0]):
-        _mnl_row(utilities[row], no_click_utility, temperature, probabilities[row])
-    return probabilities
+MNL, CASCADE = 0, 1  # codes of the choice models (``choice.CHOICE_CODES``)
 
 
 @row_loops
-def cascade_rows(utilities: np.ndarray, no_click_utility: float, temperature: float) -> np.ndarray:
-    """Cascade probabilities ``(R, K + 1)`` of ``(R, K)`` utilities (see ``choice.cascade_probabilities``)."""
+def choice_rows(utilities: np.ndarray, no_click_utility: float, temperature: float, model: int) -> np.ndarray:
+    """Choice probabilities ``(R, K + 1)`` of ``(R, K)`` utilities (``-inf``: empty slot) under the choice
+    ``model`` (``MNL`` or ``CASCADE``), the last column for a no-click option of utility ``no_click_utility``."""
     probabilities = np.empty((utilities.shape[0], utilities.shape[1] + 1))
     for row in prange(utilities.shape[0]):
-        _cascade_row(utilities[row], no_click_utility, temperature, probabilities[row])
+        _choice_row(model, utilities[row], no_click_utility, temperature, probabilities[row])
     return probabilities
 
 
 @njit(cache=True, nogil=True)
+def _choice_row(
+    model: int, utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray
+) -> None:
+    """One row of ``choice_rows``, written to ``probabilities``."""
+    if model == CASCADE:
+        _cascade_row(utilities, no_click_utility, temperature, probabilities)
+    else:
+        _mnl_row(utilities, no_click_utility, temperature, probabilities)
+
+
+@njit(cache=True, nogil=True)
 def _mnl_row(utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray) -> None:
-    """One row of ``mnl_rows``, written to ``probabilities``."""
+    """Multinomial logit over one slate and the no-click option, written to ``probabilities``."""
     size = len(utilities)
     top = probabilities[size] = no_click_utility * temperature
     for column in range(size):
@@ -234,7 +239,7 @@ def _mnl_row(utilities: np.ndarray, no_click_utility: float, temperature: float,
 
 @njit(cache=True, nogil=True)
 def _cascade_row(utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray) -> None:
-    """One row of ``cascade_rows``: position ``k`` is reached with the product of ``1 - click`` above it and
+    """Cascade over one slate, written to ``probabilities``: position ``k`` is reached with the product of ``1 - click`` above it and
     clicked with ``click = sigmoid(temperature * (u_k - no_click_utility))``; the rest is no click."""
     survive = 1.0
     for column in range(len(utilities)):
@@ -310,13 +315,13 @@ def choose_in_slates(
     draws: np.ndarray,
     no_click_utility: float,
     temperature: float,
-    cascade: bool,
+    model: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each user's choice in a slate: ``(clicked, position, item, empty)``.
 
     ``utilities`` ``(B, K)`` of the slate's ``items`` get the ``position_bias``; a position of ``slates``
-    repeated in a row is an empty slot (``empty``, utility ``-inf``). The choice probabilities are the MNL's
-    (``cascade``: the cascade's) with a no-click option; the uniform ``draws`` pick one: the number of
+    repeated in a row is an empty slot (``empty``, utility ``-inf``). The choice probabilities are the choice
+    ``model``'s (see ``choice_rows``) with a no-click option; the uniform ``draws`` pick one: the number of
     cumulative probabilities below the draw. Without a click ``position`` is the last one.
     """
     batch, size = utilities.shape
@@ -330,10 +335,7 @@ def choose_in_slates(
         for column in range(size):
             empty[row, column] = _holds(slates[row, :column], slates[row, column])
             shown[row, column] = -np.inf if empty[row, column] else utilities[row, column] + position_bias[column]
-        if cascade:
-            _cascade_row(shown[row], no_click_utility, temperature, probabilities[row])
-        else:
-            _mnl_row(shown[row], no_click_utility, temperature, probabilities[row])
+        _choice_row(model, shown[row], no_click_utility, temperature, probabilities[row])
         cumulative, below = 0.0, 0
         for option in range(size + 1):
             cumulative = probabilities[row, 0] if option == 0 else cumulative + probabilities[row, option]
