@@ -20,13 +20,14 @@ from recsim_meta.envs import MULTI_DOMAIN_ID
 from recsim_meta.sim.kernels import (
     MNL,
     PARALLEL_ROWS,
-    add_related,
     choose_in_slates,
     draw_candidates,
+    draw_session_candidates,
     gather_rows,
     weighted_boosts,
 )
 from recsim_meta.sim.knowledge_graph import nonzero_rows
+from recsim_meta.sim.pcg64 import generator_state
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
 
@@ -202,26 +203,27 @@ def test_repeated_slate_positions_are_found_and_never_chosen(rows):
         np.testing.assert_array_equal(item, rows[np.arange(len(rows)), position])
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 40), st.integers(0, 4), st.integers(0, 2**32 - 1))
-def test_related_candidates_agree_with_plain_python(batch, related, seed):
-    """The neighbours of the latest click (drawn as numpy did), then the uniform items."""
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 4), st.integers(0, 2**32 - 1))
+def test_session_candidates_draw_as_numpy_and_put_related_items_first(related, seed):
+    """The neighbours of the latest click, drawn as ``rng.random`` would after ``rng.choice``, then the
+    uniform sample's items; the generator ends where numpy's would."""
     rng = np.random.default_rng(seed)
     degree = rng.integers(0, 4, 8)
     neighbours = np.where(np.arange(4) < degree[:, None], rng.integers(0, 8, (8, 4)), -1)
-    history = rng.integers(-1, 8, (batch, 6))
-    clicked = np.where(history >= 0, rng.random((batch, 6)) < 0.5, 0).astype(np.float32)
-    draws = rng.random((batch, related))
-    uniform = np.array([rng.permutation(8)[:5] for _ in range(batch)])
-    expected = []
-    for row in range(batch):
-        clicks = np.flatnonzero(clicked[row])
-        source = history[row, clicks[-1]] if len(clicks) else 0
-        count = degree[source] if len(clicks) else 0
-        slots = (draws[row] * count).astype(np.int64)
-        kept = list(dict.fromkeys(neighbours[source, slot] for slot in slots if slot < count))
-        expected.append((kept + [item for item in uniform[row] if item not in kept])[:5])
-    assert add_related(clicked, history, draws, degree, neighbours, uniform).tolist() == expected
+    history = rng.integers(-1, 8, (1, 6))
+    clicked = np.where(history >= 0, rng.random((1, 6)) < 0.5, 0).astype(np.float32)
+    numpy_rng, compiled_rng = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    uniform, draws = numpy_rng.choice(8, 5, replace=False), numpy_rng.random(related)
+    clicks = np.flatnonzero(clicked[0])
+    source = history[0, clicks[-1]] if len(clicks) else 0
+    count = degree[source] if len(clicks) else 0
+    kept = list(dict.fromkeys(neighbours[source, slot] for slot in (draws * count).astype(np.int64) if slot < count))
+    expected = (kept + [item for item in uniform if item not in kept])[:5]
+    state, spare = generator_state(compiled_rng)
+    candidates = draw_session_candidates(state, spare, clicked, history, degree, neighbours, 8, 5, related)
+    assert candidates.tolist() == [expected]
+    assert compiled_rng.bit_generator.state == numpy_rng.bit_generator.state
 
 
 def splitmix64(key: int, counter: int) -> int:

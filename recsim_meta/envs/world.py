@@ -17,10 +17,10 @@ from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_CODES, choice_probabilities
 from recsim_meta.sim.kernels import (
     PARALLEL_ROWS,
-    add_related,
     advance_sessions,
     choose_in_slates,
     draw_candidates,
+    draw_session_candidates,
     engagements,
     gather_rows,
     item_utilities,
@@ -29,6 +29,7 @@ from recsim_meta.sim.kernels import (
     weighted_boosts,
 )
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
+from recsim_meta.sim.pcg64 import generator_state
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response
 from recsim_meta.sim.social import make_social_graph
 from recsim_meta.sim.tasks import Task
@@ -317,22 +318,19 @@ class World:
 
         Like a real retrieval stage, up to ``related_candidates`` of them are KG neighbours of the
         session's most recently consumed item; the rest are uniform over the catalogue. One session
-        draws them with ``Generator.choice`` and ``Generator.random``; many sessions in one compiled pass
-        with draws of its own from a key that ``rng`` gives (``draw_candidates``), the same distribution.
+        draws them as ``Generator.choice`` and ``Generator.random`` would, from ``rng``'s state
+        (``draw_session_candidates``); many sessions in one compiled pass with draws of their own from a key
+        that ``rng`` gives (``draw_candidates``), the same distribution.
         """
         n, m, r = self.config.num_items, self.config.num_candidates, self.config.related_candidates
+        if s is None:  # no history yet: no related items
+            clicked, history, r = np.zeros((num_sessions, 1)), np.zeros((num_sessions, 1), dtype=np.int64), 0
+        else:
+            clicked, history = s.history_responses[:, :, 0], s.history_ids
         if num_sessions > 1:
-            if s is None:  # no history yet: no related items
-                clicked, history, r = np.zeros((num_sessions, 1)), np.zeros((num_sessions, 1), dtype=np.int64), 0
-            else:
-                clicked, history = s.history_responses[:, :, 0], s.history_ids
             key = rng.integers(0, 2**64, dtype=np.uint64)
             return draw_candidates(clicked, history, self.degree, self.neighbours, n, m, r, key)
-        uniform = rng.choice(n, size=m, replace=False)[None]
-        if s is None or r == 0:
-            return uniform
-        draws = rng.random((num_sessions, r))
-        return add_related(s.history_responses[:, :, 0], s.history_ids, draws, self.degree, self.neighbours, uniform)
+        return draw_session_candidates(*generator_state(rng), clicked, history, self.degree, self.neighbours, n, m, r)
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""

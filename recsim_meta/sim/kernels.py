@@ -19,6 +19,8 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit, prange
 
+from recsim_meta.sim.pcg64 import choice_distinct, random_double
+
 PARALLEL_ROWS = 512  # from here on, threads pay: starting them costs 2-10 us, what 512 rows of a light loop take
 _threads_pid: int | None = None  # the process whose row loops run threaded: the first to use threads
 
@@ -82,7 +84,7 @@ def draw_candidates(
     per row, with random draws of their own: a row's draws are SplitMix64 at counters from ``row * 2^32`` on,
     from the random ``key``, so rows can run on any thread.
 
-    Like ``add_related`` on ``Generator.choice``'s sample: up to ``related`` draws ``u`` in [0, 1) pick
+    Like ``draw_session_candidates``, with other draws: up to ``related`` draws ``u`` in [0, 1) pick
     ``neighbours[source, int(u * degree[source])]`` of the row's most recently clicked item (``clicked``
     ``(B, H)`` flags ``history`` ``(B, H)``; none without a click), each kept once; then items uniform over
     ``[0, num_items)`` (Lemire's bounded integers, exact) fill the row, repeats skipped (rejection sampling:
@@ -119,38 +121,42 @@ def draw_candidates(
 
 
 @njit(cache=True, nogil=True)
-def add_related(
+def draw_session_candidates(
+    state: np.ndarray,
+    spare: np.ndarray,
     clicked: np.ndarray,
     history: np.ndarray,
-    draws: np.ndarray,
     degree: np.ndarray,
     neighbours: np.ndarray,
-    uniform: np.ndarray,
+    num_items: int,
+    size: int,
+    related: int,
 ) -> np.ndarray:
-    """Candidates ``(B, M)`` (the single env's: B = 1): KG neighbours of each row's most recently clicked item
-    first, then the items of ``uniform`` (distinct in each row) that are not among them, up to ``M``.
+    """Candidates ``(1, size)`` of one session (the single env's), drawn from a generator's PCG64 ``state``
+    and ``spare`` (``pcg64.generator_state``) as ``rng.choice(num_items, size, replace=False)`` and then
+    ``rng.random(related)`` would: the KG neighbours of the session's most recently clicked item first, then
+    the uniform sample's items that are not among them, up to ``size``.
 
-    Neighbour ``j`` of row ``b`` is ``neighbours[source, int(draws[b, j] * degree[source])]`` (kept once);
-    rows with no click in ``clicked`` (``(B, H)``, the history's clicked column) have none.
+    Draw ``u`` picks neighbour ``neighbours[source, int(u * degree[source])]`` (kept once); without a click
+    in ``clicked`` (``(1, H)``, the history's clicked column, for ``history`` ``(1, H)``) there is none.
     """
-    batch, size = uniform.shape
-    merged = np.empty((batch, size), dtype=np.int64)
-    for row in range(batch):
-        source, count = _latest_click(clicked[row], history[row], degree)
-        related = 0
-        for draw in draws[row]:
-            slot = np.int64(draw * count)
-            if slot < count and not _holds(merged[row, :related], neighbours[source, slot]):
-                merged[row, related] = neighbours[source, slot]
-                related += 1
-        filled = related
-        for item in uniform[row]:
-            if filled == size:
-                break
-            if not _holds(merged[row, :related], item):
-                merged[row, filled] = item
-                filled += 1
-    return merged
+    uniform = choice_distinct(state, spare, num_items, size)
+    candidates = np.empty((1, size), dtype=np.int64)
+    source, count = _latest_click(clicked[0], history[0], degree)
+    kept = 0
+    for _ in range(related):
+        slot = np.int64(random_double(state) * count)
+        if slot < count and not _holds(candidates[0, :kept], neighbours[source, slot]):
+            candidates[0, kept] = neighbours[source, slot]
+            kept += 1
+    filled = kept
+    for item in uniform:
+        if filled == size:
+            break
+        if not _holds(candidates[0, :kept], item):
+            candidates[0, filled] = item
+            filled += 1
+    return candidates
 
 
 @njit(cache=True, nogil=True)
