@@ -1,6 +1,7 @@
 """The generative model's pieces: choice models, KG fusion, catalogue, users, tasks, slates."""
 
 import math
+import platform
 
 import gymnasium as gym
 import numpy as np
@@ -24,7 +25,23 @@ from recsim_meta.sim.kernels import (
     session_statistics,
     term_sums,
 )
-from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec, fuse_vectors, make_knowledge_graph
+from recsim_meta.sim.knowledge_graph import (
+    EntitySpec,
+    RelationSpec,
+    fuse_vectors,
+    make_knowledge_graph,
+    nonzero_rows,
+)
+
+# the compiled dot products follow np.einsum's order of summation on x86-64 (numpy's SSE baseline); elsewhere
+# numpy sums in another order, and they agree to rounding
+if platform.machine().lower() in ("x86_64", "amd64"):
+    assert_like_einsum = np.testing.assert_array_equal
+else:
+
+    def assert_like_einsum(actual: np.ndarray, desired: np.ndarray) -> None:
+        np.testing.assert_allclose(actual, desired, rtol=1e-12, atol=1e-12)
+
 
 utilities = arrays(
     np.float64, st.tuples(st.integers(1, 4), st.integers(1, 6)), elements=st.floats(-20, 20, allow_nan=False)
@@ -179,13 +196,38 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
         np.testing.assert_array_equal(got_ended, ended)
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(1, 700), st.integers(1, 5), st.booleans(), st.booleans(), st.integers(0, 2**32 - 1))
-def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, bursts, social, seed):
-    """``item_utilities`` and ``term_sums`` against the numpy formulas they replaced, with every kind of term."""
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 700),
+    st.integers(1, 5),
+    st.integers(1, 20),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, dim, boosted, bursts, social, seed):
+    """``item_utilities`` and ``term_sums`` against the numpy formulas they replaced, with every kind of term
+    and KG boosts of either sign (float32, like the world's). One item per row included: einsum then sums
+    the boosts in another order."""
     rng = np.random.default_rng(seed)
-    n, topics = 30, 4
-    items, affinity = rng.integers(0, n, (rows, size)), rng.normal(size=(rows, size))
+    n, topics, length = 30, 4, 10
+    items, interest, vectors = rng.integers(0, n, (rows, size)), rng.normal(size=(rows, dim)), rng.normal(size=(n, dim))
+    affinity = np.einsum("bd,bsd->bs", interest, np.take(vectors, items, axis=0))
+    boosts = (rng.normal(size=(n, n)) * (rng.random((n, n)) < 0.3)).astype(np.float32)
+    boosts[3] = 0.0  # an item with no boosted neighbours
+    history = rng.integers(-1, n, (rows, length))
+    clicked = np.where(history >= 0, rng.random((rows, length)) < 0.5, 0).astype(np.float32)
+    decay = 0.8 ** np.arange(length - 1, -1, -1)
+    if boosted:
+        affinity += np.einsum("bh,bhs->bs", clicked * decay, boosts[history[:, :, None], items[:, None, :]])
+        kg = (clicked, decay, history, *nonzero_rows(boosts))
+    else:
+        kg = (
+            np.zeros((0, 0), dtype=np.float32),
+            np.zeros(0),
+            *(np.zeros((0, 0), dtype=t) for t in (int, int, np.float32)),
+        )
     appeal, item_topics, fatigue = rng.normal(size=n), rng.integers(0, topics, n), rng.random((rows, topics))
     burst = rng.random((rows, topics)) if bursts else np.zeros((0, 0))
     friends = rng.random((rows, size)).astype(np.float32) if social else np.zeros((0, 0), dtype=np.float32)
@@ -215,8 +257,9 @@ def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, bursts, social, 
     terms = (values, kinds, weights, scales, np.full(4, 0.5), use, traits, elapsed)
     for sums, utilities in ((term_sums.serial, item_utilities.serial), (term_sums.threaded, item_utilities.threaded)):
         np.testing.assert_array_equal(sums(items, terms), np.zeros(items.shape) + expected_terms)
-        got = utilities(affinity, items, appeal, item_topics, fatigue, burst, friends, weight, terms)
-        np.testing.assert_array_equal(got, expected)
+        got = utilities(interest, vectors, items, kg, appeal, item_topics, fatigue, burst, friends, weight, terms)
+        for value, want in zip(got, (expected, affinity), strict=True):
+            assert_like_einsum(value, want)
 
 
 @settings(max_examples=30, deadline=None)

@@ -24,9 +24,7 @@ from recsim_meta.sim.kernels import (
     draw_candidates,
     draw_session_candidates,
     gather_rows,
-    weighted_boosts,
 )
-from recsim_meta.sim.knowledge_graph import nonzero_rows
 from recsim_meta.sim.pcg64 import generator_state
 
 PRESET_IDS = [env_id for env_id in recsim_meta.ENV_IDS if env_id != MULTI_DOMAIN_ID]
@@ -302,25 +300,6 @@ def test_drawn_related_candidates_are_uniform_over_the_neighbours():
     second = np.bincount(sample[sample[:, 0] == 1, 1], minlength=10)  # uniform over the 9 items other than 1
     expected = counts[1] / 9
     assert second[1] == 0 and ((np.delete(second, 1) - expected) ** 2 / expected).sum() < 26.2  # 8 degrees of freedom
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 30), st.integers(2, 6), st.integers(0, 2**32 - 1))
-def test_compiled_kg_boost_sums_like_einsum(batch, slate, seed):
-    """Bit for bit, so the trajectories recorded before the compiled loop stay the same (one item per row
-    keeps einsum, which then sums in another order); boosts of either sign, as float32 like the world's."""
-    rng = np.random.default_rng(seed)
-    boosts = (rng.normal(size=(9, 9)) * (rng.random((9, 9)) < 0.3)).astype(np.float32)
-    boosts[3] = 0.0  # an item with no boosted neighbours
-    history = rng.integers(-1, 9, (batch, 10))
-    clicked = np.where(history >= 0, rng.random((batch, 10)) < 0.5, 0).astype(np.float32)
-    decay = 0.8 ** np.arange(9, -1, -1)
-    items = rng.integers(0, 9, (batch, slate))
-    expected = np.einsum("bh,bhs->bs", clicked * decay, boosts[history[:, :, None], items[:, None, :]])
-    columns, values = nonzero_rows(boosts)
-    assert all(values[i][columns[i] >= 0].tolist() == boosts[i][boosts[i] != 0].tolist() for i in range(9))
-    for kernel in (weighted_boosts.serial, weighted_boosts.threaded):
-        np.testing.assert_array_equal(kernel(clicked, decay, history, items, columns, values), expected)
 
 
 @settings(max_examples=20, deadline=None)

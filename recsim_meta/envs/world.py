@@ -26,7 +26,6 @@ from recsim_meta.sim.kernels import (
     item_utilities,
     session_statistics,
     term_sums,
-    weighted_boosts,
 )
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
 from recsim_meta.sim.pcg64 import generator_state
@@ -40,6 +39,11 @@ FEATURE_CLIP = 5.0  # standardised item features are clipped to [-FEATURE_CLIP, 
 USER_FEATURES = ("log_steps", "session_ctr", "last_reward", "log_time_spent")  # then the observed traits
 SOCIAL_FEATURE = "friends_engaged"  # candidate feature of social domains: the friend signal
 _NO_BURSTS = np.zeros((0, 0))  # empty arrays for the compiled step's parts a domain lacks
+_NO_BOOSTS = (
+    np.zeros((0, 0), dtype=np.float32),
+    np.zeros(0),
+    *(np.zeros((0, 0), dtype=t) for t in (np.int64, np.int64, np.float32)),
+)
 _NO_FRIENDS = np.zeros((0, 0), dtype=np.float32)
 _NO_CHURN = np.zeros(0)
 _NO_TRAITS = np.zeros((1, 0))  # no utility terms: nothing read, for any number of sessions
@@ -198,8 +202,8 @@ class World:
         self.kg_strength = config.kg_strength if task.kg_strength is None else task.kg_strength
         fusion_weights = np.array([r.fusion_weight for r in config.relations])
         self.fused_vectors = fuse_vectors(catalog.vectors, self.kg, self.kg_strength, fusion_weights)
-        self.boosts = boost_matrix(self.kg, config.num_items, np.array([r.boost for r in config.relations]))
-        self.boost_rows = nonzero_rows(self.boosts)  # the same boosts, for lookups that stay in cache
+        boosts = boost_matrix(self.kg, config.num_items, np.array([r.boost for r in config.relations]))
+        self.boost_rows = nonzero_rows(boosts)  # each item's boosted items and boosts: lookups that stay in cache
         self.neighbours, self.degree = self.kg.neighbour_table(config.num_items)
         # weight of each history slot (oldest first) in the KG boost
         self.boost_weights = config.boost_decay ** np.arange(config.history_length - 1, -1, -1)
@@ -362,23 +366,22 @@ class World:
 
         ``kg_aware=False`` gives what a model blind to the KG would compute: raw item vectors and no boosts.
         """
-        users = s.users
-        vectors = self.fused_vectors if kg_aware else self.catalog.vectors
-        affinity = np.einsum("bd,bsd->bs", users.interest, np.take(vectors, items, axis=0))
-        if kg_aware:
-            affinity += self.kg_boost(s, items)
-        utility = item_utilities(
-            affinity,
+        kg_boosts = kg_aware and bool(self.config.relations)
+        return item_utilities(
+            s.users.interest,
+            self.fused_vectors if kg_aware else self.catalog.vectors,
             items,
+            (s.history_responses[:, :, 0], self.boost_weights, s.history_ids, *self.boost_rows)
+            if kg_boosts
+            else _NO_BOOSTS,
             self.catalog.appeal,
             self.catalog.topics,
-            users.fatigue,
+            s.users.fatigue,
             s.burst if self.config.burst_rate > 0 else _NO_BURSTS,
             _NO_FRIENDS if self.social is None else self.friend_signal(s, items),
             self.social_weight,
             self._terms(s, self.terms.any_term),
         )
-        return utility, affinity
 
     def friend_signal(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """The social signal of ``items`` (``(B, S)``) for each session's member (float32; a flat ``np.take``
@@ -403,18 +406,6 @@ class World:
         """Which ``items`` (``(B, S)``) break the domain's suitability rule (it must have one) for each session's user."""
         rule = self.config.suitability
         return self.catalog.attributes[rule.attribute][items] > s.users.traits[rule.trait][:, None] + rule.margin
-
-    def kg_boost(self, s: Sessions, items: np.ndarray) -> np.ndarray | float:
-        """Utility added to ``items`` by the KG relations of recently consumed items, ``(B, S)``."""
-        if not self.config.relations:
-            return 0.0
-        clicked = s.history_responses[:, :, 0]
-        if items.shape[1] > 1:
-            return weighted_boosts(clicked, self.boost_weights, s.history_ids, items, *self.boost_rows)
-        # one item per session: numpy's einsum sums over h in another (vectorised) order, kept for the same trajectories;
-        # boosts[history, items] as (B, H, 1); -1 (empty history, weight 0) indexes the last row, like numpy
-        related = np.take(self.boosts, s.history_ids[:, :, None] * self.config.num_items + items[:, None, :])
-        return np.einsum("bh,bhs->bs", clicked * self.boost_weights, related)  # weights: clicked * decay^age
 
     def consumption(self, s: Sessions, items: np.ndarray, affinity: np.ndarray) -> Consumption:
         """What the response function sees for ``items`` of shape ``(B,)`` or ``(B, S)``."""

@@ -176,34 +176,6 @@ def _holds(values: np.ndarray, item: int) -> bool:
     return False
 
 
-@row_loops
-def weighted_boosts(
-    clicked: np.ndarray,
-    decay: np.ndarray,
-    history: np.ndarray,
-    items: np.ndarray,
-    boost_columns: np.ndarray,
-    boost_values: np.ndarray,
-) -> np.ndarray:
-    """``sum_h clicked[b, h] * decay[h] * boosts[history[b, h], items[b, s]]``, ``(B, S)``, summed in order of
-    ``h``, with the boost matrix given by its nonzero entries per row (``nonzero_rows``). Terms that are 0
-    (slots not clicked or empty, pairs without a boost) add nothing and are skipped."""
-    batch, length = history.shape
-    total = np.zeros(items.shape)
-    for row in prange(batch):
-        for slot in range(length):
-            weight = clicked[row, slot] * decay[slot]
-            if weight == 0.0:
-                continue
-            columns, values = boost_columns[history[row, slot]], boost_values[history[row, slot]]
-            for position in range(items.shape[1]):
-                for entry in range(len(columns)):
-                    if columns[entry] == items[row, position]:
-                        total[row, position] += weight * values[entry]
-                        break
-    return total
-
-
 MNL, CASCADE = 0, 1  # codes of the choice models (``choice.CHOICE_CODES``)
 
 
@@ -471,8 +443,10 @@ def term_sums(items: np.ndarray, terms: tuple) -> np.ndarray:
 
 @row_loops
 def item_utilities(
-    affinity: np.ndarray,
+    interest: np.ndarray,
+    vectors: np.ndarray,
     items: np.ndarray,
+    boosts: tuple,
     appeal: np.ndarray,
     topics: np.ndarray,
     fatigue: np.ndarray,
@@ -480,22 +454,72 @@ def item_utilities(
     friends: np.ndarray,
     social_weight: np.float32,
     terms: tuple,
-) -> np.ndarray:
-    """Click utility ``(B, S)`` of ``items`` given their ``affinity``: ``affinity + appeal - fatigue + terms``,
-    then ``+ burst`` (``burst`` ``(B, T)``, or ``(0, 0)`` without bursts) and ``+ social_weight * friends``
-    (float32, ``(B, S)``, or ``(0, 0)`` without a social graph), added in that order as numpy did."""
-    utility = np.empty(items.shape)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Click utility and affinity ``(B, S)`` of ``items`` for each row's user, added in numpy's order.
+
+    Affinity is ``interest . vectors[item]`` (``_einsum_dot``) plus the KG boost of the row's history
+    (``_kg_boost``; ``boosts`` ``(clicked, decay, history, columns, values)``, ``clicked`` ``(0, 0)`` for
+    none). Utility is ``affinity + appeal - fatigue + terms`` (``_term_sum``), then ``+ burst`` (``(B, T)``,
+    or ``(0, 0)`` without bursts) and ``+ social_weight * friends`` (float32 ``(B, S)``, or ``(0, 0)``)."""
+    utility, affinity = np.empty(items.shape), np.empty(items.shape)
+    clicked, decay, history, columns, values = boosts
     for row in prange(items.shape[0]):
+        weights = clicked[row] * decay if clicked.shape[0] else np.zeros(0)
+        related = np.empty(len(weights))
         for position in range(items.shape[1]):
             item = items[row, position]
             topic = topics[item]
-            total = affinity[row, position] + appeal[item] - fatigue[row, topic] + _term_sum(terms, item, row)
+            wanted = _einsum_dot(interest[row], vectors[item])
+            if clicked.shape[0]:
+                for slot in range(len(weights)):  # an unclicked or empty slot adds 0 (0 * boost)
+                    source = history[row, slot]
+                    related[slot] = _lookup(columns[source], values[source], item) if weights[slot] else 0.0
+                one_item = items.shape[1] == 1  # einsum's order: two lanes for one item, else slot by slot
+                wanted += _einsum_dot(weights, related) if one_item else _ordered_dot(weights, related)
+            affinity[row, position] = wanted
+            total = wanted + appeal[item] - fatigue[row, topic] + _term_sum(terms, item, row)
             if burst.shape[0]:
                 total += burst[row, topic]
             if friends.shape[0]:
                 total += social_weight * friends[row, position]
             utility[row, position] = total
-    return utility
+    return utility, affinity
+
+
+@njit(cache=True, nogil=True)
+def _einsum_dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``np.einsum``'s dot product of two contiguous float64 vectors, in its order on x86-64 (numpy's SSE
+    baseline): two lanes of running sums, blocks of eight values added last pair first, then the rest pair
+    by pair, then the two lanes."""
+    lane0, lane1 = 0.0, 0.0
+    count, start = len(a), 0
+    while count - start >= 8:
+        for offset in (6, 4, 2, 0):
+            at = start + offset
+            lane0, lane1 = a[at] * b[at] + lane0, a[at + 1] * b[at + 1] + lane1
+        start += 8
+    for at in range(start, count, 2):
+        lane0 = a[at] * b[at] + lane0
+        if at + 1 < count:
+            lane1 = a[at + 1] * b[at + 1] + lane1
+    return 0.0 + (lane0 + lane1)
+
+
+@njit(cache=True, nogil=True)
+def _ordered_dot(a: np.ndarray, b: np.ndarray) -> float:
+    total = 0.0
+    for index in range(len(a)):
+        total += a[index] * b[index]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _lookup(columns: np.ndarray, values: np.ndarray, column: int) -> float:
+    """The value of ``column`` in a sparse row (``knowledge_graph.nonzero_rows``), 0 where it has none."""
+    for entry in range(len(columns)):
+        if columns[entry] == column:
+            return values[entry]
+    return 0.0
 
 
 @row_loops
