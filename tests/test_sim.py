@@ -19,10 +19,10 @@ from recsim_meta.sim.kernels import (
     MNL,
     advance_sessions,
     choice_rows,
-    choose_in_slates,
     engagements,
     item_utilities,
     session_statistics,
+    show_slates,
     term_sums,
 )
 from recsim_meta.sim.knowledge_graph import (
@@ -32,6 +32,7 @@ from recsim_meta.sim.knowledge_graph import (
     make_knowledge_graph,
     nonzero_rows,
 )
+from recsim_meta.sim.pcg64 import generator_state
 
 # the compiled dot products follow np.einsum's order of summation on x86-64 (numpy's SSE baseline); elsewhere
 # numpy sums in another order, and they agree to rounding
@@ -46,6 +47,31 @@ else:
 utilities = arrays(
     np.float64, st.tuples(st.integers(1, 4), st.integers(1, 6)), elements=st.floats(-20, 20, allow_nan=False)
 )
+
+
+def show(kernel, utilities, slates, rng, no_click_utility=0.0, temperature=1.0, model=MNL):
+    """``show_slates`` (``kernel``: its serial or threaded loop) for users whose utility of candidate ``j`` of
+    row ``b`` is ``utilities[b, j]``: the candidates' appeal, with no interest, fatigue or terms. Draws from
+    ``rng``'s state."""
+    rows, size = utilities.shape
+    candidates = np.arange(rows * size).reshape(rows, size)
+    terms = (np.zeros((rows * size, 0)), *(np.zeros(0, dtype=t) for t in (int, float, float, float, bool)))
+    user = (
+        np.zeros((rows, 1)),  # interest
+        np.zeros((rows * size, 1)),  # item vectors
+        (np.zeros((0, 0), dtype=np.float32), np.zeros(0), *(np.zeros((0, 0), dtype=t) for t in (int, int, np.float32))),
+        utilities.ravel(),  # appeal
+        np.zeros(rows * size, dtype=int),  # topics
+        np.zeros((rows, 1)),  # fatigue
+        np.zeros((0, 0)),  # no bursts
+        (np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=int), np.float32(0.0)),  # no social signal
+        (*terms, np.zeros((rows, 0)), np.zeros(rows)),
+    )
+    choice, engagement = (no_click_utility, temperature, model), (np.zeros(rows * size), 1.0, 1.0)
+    items, clicked, position, item, empty, _, _ = kernel(
+        slates, candidates, user, np.zeros(slates.shape[1]), choice, engagement, generator_state(rng)[0]
+    )
+    return clicked, position, item - candidates[:, :1].ravel(), empty
 
 
 @settings(max_examples=50, deadline=None)
@@ -69,11 +95,20 @@ def test_mnl_matches_formula_and_sampling_follows_it():
     expected = np.exp([2.0, 0.0, 1.0]) / np.exp([2.0, 0.0, 1.0]).sum()
     np.testing.assert_allclose(p[0], expected)
     slates = np.tile([0, 1], (20000, 1))
-    draws = np.random.default_rng(0).random(20000)
-    clicked, position, _, _ = choose_in_slates(
-        np.repeat(u, 20000, axis=0), slates, slates, np.zeros(2), draws, 0.5, 2.0, MNL
-    )
+    clicked, position, _, _ = show(show_slates, np.repeat(u, 20000, axis=0), slates, np.random.default_rng(0), 0.5, 2.0)
     np.testing.assert_allclose(np.bincount(np.where(clicked, position, 2), minlength=3) / 20000, expected, atol=0.015)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.int64, st.tuples(st.integers(1, 600), st.integers(1, 6)), elements=st.integers(0, 5)))
+def test_repeated_slate_positions_are_found_and_never_chosen(slates):
+    expected = [[value in row[:slot] for slot, value in enumerate(row)] for row in slates.tolist()]
+    utilities = np.zeros((len(slates), 6))  # six candidates per row
+    for kernel in (show_slates.serial, show_slates.threaded):
+        clicked, position, item, empty = show(kernel, utilities, slates, np.random.default_rng(0), -1.0)
+        np.testing.assert_array_equal(empty, expected)
+        assert not empty[np.arange(len(slates)), position][clicked].any()
+        np.testing.assert_array_equal(item, slates[np.arange(len(slates)), position])
 
 
 @settings(max_examples=30, deadline=None)
@@ -106,16 +141,17 @@ def test_compiled_mnl_and_sampling_match_numpy_bit_for_bit(rows, size, no_click,
     scores = np.concatenate([u, np.full((rows, 1), no_click)], axis=1) * temperature
     weights = np.vectorize(math.exp)(scores - scores.max(axis=1, keepdims=True))
     expected = weights / weights.sum(axis=-1, keepdims=True)
-    draws = rng.random(rows)
+    draws = np.random.default_rng(seed + 1).random(rows)
     choices = np.minimum((np.cumsum(expected, axis=-1) < draws[:, None]).sum(axis=-1), size)
     positions = np.tile(np.arange(size), (rows, 1))  # a slate of distinct positions, no position bias
-    choice = (u, positions, positions, np.zeros(size), draws, no_click, temperature, MNL)
     for probabilities, choose in (
-        (choice_rows.serial, choose_in_slates.serial),
-        (choice_rows.threaded, choose_in_slates.threaded),
+        (choice_rows.serial, show_slates.serial),
+        (choice_rows.threaded, show_slates.threaded),
     ):
         np.testing.assert_array_equal(probabilities(u, no_click, temperature, MNL), expected)
-        clicked, position, item, empty = choose(*choice)
+        clicked, position, item, empty = show(
+            choose, u, positions, np.random.default_rng(seed + 1), no_click, temperature
+        )
         np.testing.assert_array_equal(np.where(clicked, position, size), choices)
         np.testing.assert_array_equal(item, np.minimum(choices, size - 1))
         assert not empty.any()
@@ -136,13 +172,12 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
     rng = np.random.default_rng(seed)
     n = 40
     clicked, item, top = rng.random(rows) < 0.5, rng.integers(0, n, rows), rng.integers(0, n, rows)
-    reward, engagement, received, time = (
+    reward, engagement, affinity, time = (
         rng.normal(size=rows),
         rng.random(rows),
         rng.normal(size=rows),
         rng.random(rows),
     )
-    noise, churn_draws = rng.random((rows, dim)), rng.random(rows)
     state = (
         rng.normal(size=(rows, dim)),  # interest
         rng.random((rows, topics)),  # fatigue
@@ -154,8 +189,12 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
         rng.normal(size=rows),  # last reward
     )
     vectors, item_topics, mean = rng.normal(size=(n, dim)), rng.integers(0, topics, n), rng.normal(size=dim)
-    rates = (*rng.random(8), rng.random() if churns else 0.0)
-    pull, reversion, scale, decay, rate, satisfaction_rate, refund, no_click_cost, churn = rates
+    quality = rng.normal(size=n)
+    rates = (*rng.random(9), rng.random() if churns else 0.0)
+    pull, reversion, scale, decay, rate, satisfaction_rate, liking, refund, no_click_cost, churn = rates
+    draws = np.random.default_rng(seed + 1)  # the kernel draws from a twin: noise first, then churn
+    noise, churn_draws = draws.random((rows, dim)), draws.random(rows) if churn > 0 else None
+    received = quality[item] + liking * affinity
 
     interest, fatigue, satisfaction, budget, ids, responses, steps, clicks, time_spent, _ = (a.copy() for a in state)
     took = clicked.astype(np.float64)
@@ -185,15 +224,16 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
     ended = (budget <= 0) | ((churn_draws < churn * (1.0 - engaged)) if churn > 0 else False)
 
     for kernel in (advance_sessions.serial, advance_sessions.threaded):
-        advanced = tuple(a.copy() for a in state)
+        advanced, twin = tuple(a.copy() for a in state), np.random.default_rng(seed + 1)
         got_engagement, got_ended = kernel(
-            clicked, item, top, reward, engagement, received, time, noise, churn_draws, *advanced,
-            vectors, item_topics, mean, rates,
+            clicked, item, top, reward, engagement, affinity, time, *advanced,
+            vectors, item_topics, quality, mean, rates, generator_state(twin)[0],
         )  # fmt: skip
         for got, want in zip(advanced, (*expected, reward), strict=True):
             np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(got_engagement, engaged)
         np.testing.assert_array_equal(got_ended, ended)
+        assert twin.bit_generator.state == draws.bit_generator.state
 
 
 @settings(max_examples=40, deadline=None)
@@ -230,17 +270,15 @@ def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, dim, boosted, bu
         )
     appeal, item_topics, fatigue = rng.normal(size=n), rng.integers(0, topics, n), rng.random((rows, topics))
     burst = rng.random((rows, topics)) if bursts else np.zeros((0, 0))
-    friends = rng.random((rows, size)).astype(np.float32) if social else np.zeros((0, 0), dtype=np.float32)
-    weight = np.float32(1.5 if social else 0.0)
+    signal, member = rng.random((3, n)).astype(np.float32), rng.integers(0, 3, rows)  # three members
+    friends = (signal, member, np.float32(1.5)) if social else (signal[:0, :0], member[:0], np.float32(0.0))
     kinds = np.array([UTILITY_TERM_KINDS.index(k) for k in ("linear", "log", "mismatch", "freshness")])
     values, weights, scales = rng.normal(size=(n, 4)), rng.normal(size=4), rng.random(4) + 0.5
-    use, traits, elapsed = rng.random(4) < 0.7, rng.normal(size=(rows, 4)), rng.random(rows) * 100
+    in_engagement, traits, elapsed = rng.random(4) < 0.7, rng.normal(size=(rows, 4)), rng.random(rows) * 100
 
     expected_terms = 0.0
     for k, kind in enumerate(("linear", "log", "mismatch", "freshness")):
         v, t = values[items, k], traits[:, k : k + 1]
-        if not use[k]:
-            continue
         if kind == "mismatch":
             expected_terms += weights[k] * np.abs(v - t)
         elif kind == "freshness":
@@ -252,12 +290,12 @@ def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, dim, boosted, bu
     if bursts:
         expected += burst[rows_, item_topics[items]]
     if social:
-        expected += 1.5 * friends  # a Python float times float32: float32, as numpy computed it
+        expected += np.float32(1.5) * signal[member[:, None], items]  # in float32, as numpy computed it
 
-    terms = (values, kinds, weights, scales, np.full(4, 0.5), use, traits, elapsed)
+    terms = (values, kinds, weights, scales, np.full(4, 0.5), in_engagement, traits, elapsed)  # every term counts
     for sums, utilities in ((term_sums.serial, item_utilities.serial), (term_sums.threaded, item_utilities.threaded)):
         np.testing.assert_array_equal(sums(items, terms), np.zeros(items.shape) + expected_terms)
-        got = utilities(interest, vectors, items, kg, appeal, item_topics, fatigue, burst, friends, weight, terms)
+        got = utilities(items, (interest, vectors, kg, appeal, item_topics, fatigue, burst, friends, terms))
         for value, want in zip(got, (expected, affinity), strict=True):
             assert_like_einsum(value, want)
 

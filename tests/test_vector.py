@@ -12,15 +12,12 @@ from gymnasium.spaces import Discrete
 from gymnasium.vector import VectorEnv
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
 from recsim_meta.sim.kernels import (
-    MNL,
     PARALLEL_ROWS,
-    choose_in_slates,
     draw_candidates,
     draw_session_candidates,
     gather_rows,
@@ -187,18 +184,6 @@ def test_memory_stays_flat_over_many_steps(env_id, kwargs):
     growth = tracemalloc.get_traced_memory()[0] - start
     tracemalloc.stop()
     assert growth < 256 * 1024, growth
-
-
-@settings(max_examples=40, deadline=None)
-@given(arrays(np.int64, st.tuples(st.integers(1, 600), st.integers(1, 6)), elements=st.integers(-1, 4)))
-def test_repeated_slate_positions_are_found_and_never_chosen(rows):
-    expected = [[value in row[:slot] for slot, value in enumerate(row)] for row in rows.tolist()]
-    utilities, draws = np.zeros(rows.shape), np.random.default_rng(0).random(len(rows))
-    for kernel in (choose_in_slates.serial, choose_in_slates.threaded):
-        clicked, position, item, empty = kernel(utilities, rows, rows, np.zeros(rows.shape[1]), draws, -1.0, 1.0, MNL)
-        np.testing.assert_array_equal(empty, expected)
-        assert not empty[np.arange(len(rows)), position][clicked].any()
-        np.testing.assert_array_equal(item, rows[np.arange(len(rows)), position])
 
 
 @settings(max_examples=60, deadline=None)

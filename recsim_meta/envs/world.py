@@ -18,13 +18,13 @@ from recsim_meta.sim.choice import CHOICE_CODES, choice_probabilities
 from recsim_meta.sim.kernels import (
     PARALLEL_ROWS,
     advance_sessions,
-    choose_in_slates,
     draw_candidates,
     draw_session_candidates,
     engagements,
     gather_rows,
     item_utilities,
     session_statistics,
+    show_slates,
     term_sums,
 )
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
@@ -44,8 +44,7 @@ _NO_BOOSTS = (
     np.zeros(0),
     *(np.zeros((0, 0), dtype=t) for t in (np.int64, np.int64, np.float32)),
 )
-_NO_FRIENDS = np.zeros((0, 0), dtype=np.float32)
-_NO_CHURN = np.zeros(0)
+_NO_FRIENDS = (np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int64), np.float32(0.0))
 _NO_TRAITS = np.zeros((1, 0))  # no utility terms: nothing read, for any number of sessions
 
 
@@ -106,7 +105,7 @@ class TermTable:
         kinds: index of each term's kind in ``UTILITY_TERM_KINDS``.
         weights, scales: each term's weight and half-life (``freshness``).
         halves: 0.5 per term, the ``freshness`` kept per half-life (an array, see ``kernels._term_sum``).
-        any_term: all True, to sum every term; in_engagement: the terms also added to engagement.
+        in_engagement: the terms also added to engagement.
     """
 
     values: np.ndarray
@@ -114,7 +113,6 @@ class TermTable:
     weights: np.ndarray
     scales: np.ndarray
     halves: np.ndarray
-    any_term: np.ndarray
     in_engagement: np.ndarray
 
 
@@ -228,6 +226,7 @@ class World:
         self.user_feature_names = user_feature_names(config)
         self.terms = self._term_table()
         self.respond = RESPONSES[config.response]
+        self.engagement_weights = (self.catalog.quality, config.engagement_affinity, config.engagement_quality)
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
         # the friend signal's weight in float32: numpy multiplied the float32 signal by it in float32
         self.social_weight = np.float32(0.0 if config.social is None else config.social.weight)
@@ -242,6 +241,7 @@ class World:
                 d.fatigue_decay,
                 d.fatigue_rate,
                 d.satisfaction_rate,
+                config.satisfaction_affinity,
                 d.budget_refund,
                 d.no_click_cost,
                 config.churn_rate,
@@ -281,7 +281,6 @@ class World:
             weights=np.array([term.weight for term in terms], dtype=np.float64),
             scales=np.array([term.scale for term in terms], dtype=np.float64),
             halves=np.full(len(terms), 0.5),
-            any_term=np.ones(len(terms), dtype=bool),
             in_engagement=np.array([term.in_engagement for term in terms], dtype=bool),
         )
 
@@ -366,11 +365,14 @@ class World:
 
         ``kg_aware=False`` gives what a model blind to the KG would compute: raw item vectors and no boosts.
         """
+        return item_utilities(items, self._user_model(s, kg_aware))
+
+    def _user_model(self, s: Sessions, kg_aware: bool = True) -> tuple:
+        """``item_utilities``' ``user``: the sessions' users and the world's items."""
         kg_boosts = kg_aware and bool(self.config.relations)
-        return item_utilities(
+        return (
             s.users.interest,
             self.fused_vectors if kg_aware else self.catalog.vectors,
-            items,
             (s.history_responses[:, :, 0], self.boost_weights, s.history_ids, *self.boost_rows)
             if kg_boosts
             else _NO_BOOSTS,
@@ -378,9 +380,8 @@ class World:
             self.catalog.topics,
             s.users.fatigue,
             s.burst if self.config.burst_rate > 0 else _NO_BURSTS,
-            _NO_FRIENDS if self.social is None else self.friend_signal(s, items),
-            self.social_weight,
-            self._terms(s, self.terms.any_term),
+            _NO_FRIENDS if self.social is None else (self.social.signal, s.member, self.social_weight),
+            self._terms(s),
         )
 
     def friend_signal(self, s: Sessions, items: np.ndarray) -> np.ndarray:
@@ -390,44 +391,37 @@ class World:
 
     def domain_terms(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """Sum of the domain's utility terms for ``items`` ``(B, S)`` (see ``UtilityTerm``)."""
-        return term_sums(items, self._terms(s, self.terms.any_term))
+        return term_sums(items, self._terms(s))
 
-    def _terms(self, s: Sessions, use: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The compiled term sums' ``terms`` (see ``kernels._term_sum``): the table, the terms to ``use``, each
-        term's trait per user (1, or 0 for ``mismatch``, without one) and the session time."""
+    def _terms(self, s: Sessions) -> tuple[np.ndarray, ...]:
+        """The compiled term sums' ``terms`` (see ``kernels._term_sum``): the table, each term's trait per user
+        (1, or 0 for ``mismatch``, without one) and the session time."""
         terms = self.config.utility_terms
         traits = np.empty((len(s.steps), len(terms))) if terms else _NO_TRAITS
         for k, term in enumerate(terms):
             traits[:, k] = s.users.traits[term.trait] if term.trait else (0.0 if term.kind == "mismatch" else 1.0)
         t = self.terms
-        return t.values, t.kinds, t.weights, t.scales, t.halves, use, traits, s.time_spent
+        return t.values, t.kinds, t.weights, t.scales, t.halves, t.in_engagement, traits, s.time_spent
 
     def unsuitable(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """Which ``items`` (``(B, S)``) break the domain's suitability rule (it must have one) for each session's user."""
         rule = self.config.suitability
         return self.catalog.attributes[rule.attribute][items] > s.users.traits[rule.trait][:, None] + rule.margin
 
-    def consumption(self, s: Sessions, items: np.ndarray, affinity: np.ndarray) -> Consumption:
+    def consumption(self, s: Sessions, items: np.ndarray, affinity: np.ndarray, engagement: np.ndarray) -> Consumption:
         """What the response function sees for ``items`` of shape ``(B,)`` or ``(B, S)``."""
-        quality = self.catalog.quality[items]
         expand = (slice(None),) + (None,) * (items.ndim - 1)
-        cfg = self.config
-        rows = items.reshape(len(items), -1)
-        engagement = engagements(
-            affinity.reshape(rows.shape),
-            rows,
-            self.catalog.quality,
-            cfg.engagement_affinity,
-            cfg.engagement_quality,
-            self._terms(s, self.terms.in_engagement),
-        ).reshape(items.shape)
         return Consumption(
             attributes={name: values[items] for name, values in self.catalog.attributes.items()},
-            quality=quality,
+            quality=self.catalog.quality[items],
             affinity=affinity,
             engagement=engagement,
             traits={name: values[expand] for name, values in s.users.traits.items()},
         )
+
+    def engagement(self, s: Sessions, items: np.ndarray, affinity: np.ndarray) -> np.ndarray:
+        """Engagement ``(B, S)`` of each session's user with ``items`` ``(B, S)`` of the given ``affinity``."""
+        return engagements(affinity, items, *self.engagement_weights, self._terms(s))
 
     def slate_choice(self, utilities: np.ndarray) -> np.ndarray:
         """Choice probabilities ``(..., K + 1)`` of slates whose utilities already include position bias."""
@@ -439,22 +433,21 @@ class World:
         """Show each session the slate of candidate positions ``slates`` ``(B, K)``; advance in place.
 
         A position repeated in a slate is shown once, at its first occurrence; later copies are empty slots.
+        The compiled parts draw from ``rng``'s own state, as numpy would have, between its numpy draws.
         """
         cfg = self.config
-        batch = np.arange(len(slates))
-        items = s.candidates[batch[:, None], slates]
-        utility, affinity = self.utilities(s, items)
-        clicked, position, item, empty = choose_in_slates(
-            utility,
+        state, _ = generator_state(rng)
+        user = self._user_model(s)
+        items, clicked, position, item, empty, item_affinity, item_engagement = show_slates(
             slates,
-            items,
+            s.candidates,
+            user,
             self.position_bias,
-            rng.random(len(slates)),
-            cfg.no_click_utility,
-            cfg.choice_temperature,
-            CHOICE_CODES[cfg.choice_model],
+            (cfg.no_click_utility, cfg.choice_temperature, CHOICE_CODES[cfg.choice_model]),
+            self.engagement_weights,
+            state,
         )
-        consumed = self.consumption(s, item, affinity[batch, position])
+        consumed = self.consumption(s, item, item_affinity, item_engagement)
         response: Response = self.respond(consumed, Draw(rng))
         reward = np.where(clicked, response.reward, 0.0)
         signals = {name: np.where(clicked, value, 0.0) for name, value in response.signals.items()}
@@ -463,18 +456,14 @@ class World:
             reward = reward - cfg.suitability.penalty * unsuitable
             signals["unsuitable"] = unsuitable.astype(np.float64)
         users = s.users
-        noise = rng.random(users.interest.shape)  # the interests' random walk
-        churn_draws = rng.random(len(slates)) if cfg.churn_rate > 0 else _NO_CHURN
         engagement, terminated = advance_sessions(
             clicked,
             item,
             items[:, 0],
             reward,
-            consumed.engagement,
-            consumed.quality + cfg.satisfaction_affinity * consumed.affinity,
+            item_engagement,
+            item_affinity,
             np.asarray(response.time, dtype=np.float64),
-            noise,
-            churn_draws,
             users.interest,
             users.fatigue,
             users.satisfaction,
@@ -487,8 +476,10 @@ class World:
             s.last_reward,
             self.fused_vectors,
             self.catalog.topics,
+            self.catalog.quality,
             self.interest_mean,
             self.rates,
+            state,
         )
         for spec in self.dynamics.traits:  # traits that grow with use
             if spec.growth:
@@ -526,7 +517,8 @@ class World:
         utility, affinity = self.utilities(s, s.candidates, kg_aware)
         penalty = np.zeros_like(utility)  # reward lost by showing a candidate, clicked or not
         if objective == "reward":
-            value = self.respond(self.consumption(s, s.candidates, affinity), Expectation()).reward
+            engagement = self.engagement(s, s.candidates, affinity)
+            value = self.respond(self.consumption(s, s.candidates, affinity, engagement), Expectation()).reward
             if self.config.suitability is not None:
                 penalty = self.config.suitability.penalty * self.unsuitable(s, s.candidates)
         else:

@@ -5,7 +5,7 @@ probabilities of shape ``(..., K + 1)``: one per slate position, the last one fo
 the user picks a position or no click by a softmax of ``temperature`` times the utilities (the no-click
 option's utility ``no_click_utility``); with ``cascade`` the user scans the slate top-down and clicks
 position ``k`` with ``sigmoid(temperature * (u_k - no_click_utility))``. Both are compiled
-(``kernels.choice_rows``), and the step's choice in a slate (``kernels.choose_in_slates``) uses the same rows.
+(``kernels.choice_rows``), and the step's choice in a slate (``kernels.show_slates``) uses the same rows.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """Compiled loops (numba) over the users of a batched step, where numpy would make many passes over short rows.
 
-For one user (the single env) each loop replaces a handful of numpy calls on tiny arrays, which cost more
-than their arithmetic; for many users it saves passes over memory. Each loop but ``draw_candidates`` does
-what the numpy code it replaced did, with the same operations in the same order (numpy's pairwise summation
-included), so trajectories are unchanged; tests compare them with numpy's formulas bit for bit. ``draw_candidates`` samples the candidates of many users at once with counter-based
-random draws of its own (one user keeps ``Generator.choice``). ``row_loops`` runs a loop on every core for
-large batches. ``cache=True`` keeps the compiled code between processes; ``nogil=True`` lets other Python
-threads run meanwhile.
+For one user (the single env) each loop replaces many numpy calls on tiny arrays, which cost more than
+their arithmetic; for many users it saves passes over memory. Each loop but ``draw_candidates`` does what
+the numpy code it replaced did, with the same operations in the same order (numpy's pairwise summation and
+einsum's order included), and makes its random draws as numpy's ``Generator`` did, on the generator's own
+state (``pcg64``), so trajectories are unchanged; tests compare them with numpy's formulas bit for bit.
+``draw_candidates`` samples the candidates of many users at once with counter-based random draws of its own.
+``row_loops`` runs a loop on every core for large batches; draws in order come before its threads.
+``cache=True`` keeps the compiled code between processes; ``nogil=True`` lets other Python threads run
+meanwhile.
 """
 
 from __future__ import annotations
@@ -285,35 +287,53 @@ def _run_sum(values: np.ndarray, start: int, count: int) -> float:
 
 
 @row_loops
-def choose_in_slates(
-    utilities: np.ndarray,
+def show_slates(
     slates: np.ndarray,
-    items: np.ndarray,
+    candidates: np.ndarray,
+    user: tuple,
     position_bias: np.ndarray,
-    draws: np.ndarray,
-    no_click_utility: float,
-    temperature: float,
-    model: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each user's choice in a slate: ``(clicked, position, item, empty)``.
+    choice: tuple,
+    engagement: tuple,
+    state: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Each user's response to a slate of candidate positions ``slates`` ``(B, K)``: ``(items, clicked,
+    position, item, empty, affinity, engagement)``, the last two of the chosen item.
 
-    ``utilities`` ``(B, K)`` of the slate's ``items`` get the ``position_bias``; a position of ``slates``
-    repeated in a row is an empty slot (``empty``, utility ``-inf``). The choice probabilities are the choice
-    ``model``'s (see ``choice_rows``) with a no-click option; the uniform ``draws`` pick one: the number of
-    cumulative probabilities below the draw. Without a click ``position`` is the last one.
+    ``items`` are the shown candidates; a position repeated in a row is an empty slot (``empty``). Their
+    utilities and affinities are ``item_utilities``' (``user``: its ``user``) plus the
+    ``position_bias``, ``-inf`` for an empty slot. ``choice`` ``(no_click_utility, temperature, model)`` gives
+    the choice probabilities (``choice_rows``), and one uniform draw per row from the PCG64 ``state``
+    (``pcg64``; numpy's ``rng.random(B)``, drawn first) picks an option: the number of cumulative probabilities
+    below it. Without a click ``position`` is the last one. The chosen item's engagement is ``engagements``'
+    (``engagement``: its ``quality``, ``affinity_weight`` and ``quality_weight``).
     """
-    batch, size = utilities.shape
+    batch, size = slates.shape
+    draws = np.empty(batch)
+    for row in range(batch):  # in order, before the threads
+        draws[row] = random_double(state)
+    no_click_utility, temperature, model = choice
+    # unpacked here: numba's threads take tuples of arrays, but not a tuple of such tuples
+    interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms = user
+    quality, affinity_weight, quality_weight = engagement
+    items = np.empty((batch, size), dtype=np.int64)
     clicked = np.empty(batch, dtype=np.bool_)
     position = np.empty(batch, dtype=np.int64)
     item = np.empty(batch, dtype=np.int64)
     empty = np.zeros((batch, size), dtype=np.bool_)
-    shown = np.empty((batch, size))
+    affinity, engaged = np.empty(batch), np.empty(batch)
+    utilities, affinities = np.empty((batch, size)), np.empty((batch, size))
     probabilities = np.empty((batch, size + 1))
     for row in prange(batch):
         for column in range(size):
+            items[row, column] = candidates[row, slates[row, column]]
+        _utility_row(
+            row, items[row], interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms,
+            utilities[row], affinities[row],
+        )  # fmt: skip
+        for column in range(size):
             empty[row, column] = _holds(slates[row, :column], slates[row, column])
-            shown[row, column] = -np.inf if empty[row, column] else utilities[row, column] + position_bias[column]
-        _choice_row(model, shown[row], no_click_utility, temperature, probabilities[row])
+            utilities[row, column] = -np.inf if empty[row, column] else utilities[row, column] + position_bias[column]
+        _choice_row(model, utilities[row], no_click_utility, temperature, probabilities[row])
         cumulative, below = 0.0, 0
         for option in range(size + 1):
             cumulative = probabilities[row, 0] if option == 0 else cumulative + probabilities[row, option]
@@ -321,7 +341,9 @@ def choose_in_slates(
         clicked[row] = below < size
         position[row] = min(below, size - 1)
         item[row] = items[row, position[row]]
-    return clicked, position, item, empty
+        affinity[row] = affinities[row, position[row]]
+        engaged[row] = _engagement(affinity[row], item[row], row, quality, affinity_weight, quality_weight, terms)
+    return items, clicked, position, item, empty, affinity, engaged
 
 
 @row_loops
@@ -331,10 +353,8 @@ def advance_sessions(
     top_item: np.ndarray,
     reward: np.ndarray,
     item_engagement: np.ndarray,
-    received: np.ndarray,
+    item_affinity: np.ndarray,
     time: np.ndarray,
-    noise: np.ndarray,
-    churn_draws: np.ndarray,
     interest: np.ndarray,
     fatigue: np.ndarray,
     satisfaction: np.ndarray,
@@ -347,28 +367,52 @@ def advance_sessions(
     last_reward: np.ndarray,
     item_vectors: np.ndarray,
     item_topics: np.ndarray,
+    item_quality: np.ndarray,
     interest_mean: np.ndarray,
-    rates: tuple[float, float, float, float, float, float, float, float, float],
+    rates: tuple[float, float, float, float, float, float, float, float, float, float],
+    state: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Advance ``B`` sessions by the step's outcome, in place; returns the engagement (0 without a click) and
     whether each session ended (budget spent, or churn).
 
     Per session, after the choice of ``item`` (``clicked`` or not; ``top_item`` heads the slate), its
-    ``reward``, the consumed item's engagement, ``received`` utility and ``time``:
+    ``reward``, the consumed item's engagement, affinity and ``time``:
 
     - the user: interests move toward the consumed item's vector (``pull * engagement``), back to the cohort
-      mean (``reversion``) and by uniform ``noise`` (``(noise - 0.5) * noise_scale``); fatigue decays and grows
-      on the consumed topic; satisfaction moves toward the received utility; the budget pays the time spent
-      (``no_click_cost`` without a click), less a refund for satisfaction;
+      mean (``reversion``) and by uniform noise (``(u - 0.5) * noise_scale``); fatigue decays and grows on the
+      consumed topic; satisfaction moves toward the received utility (``quality + satisfaction_affinity *
+      affinity``); the budget pays the time spent (``no_click_cost`` without a click), less a refund for
+      satisfaction;
     - the history shifts one slot (oldest out) and records the item consumed, or the slate's top item, with
       ``(clicked, reward, engagement)``; the step count, clicks, time spent and last reward follow;
-    - the session ends when the budget is spent, or churns when its ``churn_draws`` is below
+    - the session ends when the budget is spent, or churns when a uniform draw is below
       ``churn_rate * (1 - engagement)`` (``churn_rate`` 0: never).
 
-    ``rates``: ``(pull, reversion, noise_scale, fatigue_decay, fatigue_rate, satisfaction_rate, budget_refund,
-    no_click_cost, churn_rate)``. The arithmetic is numpy's before these loops, in the same order.
+    The uniform draws come from the PCG64 ``state`` (``pcg64``), first, in numpy's order: the noise as
+    ``rng.random(interest.shape)``, then the churn's as ``rng.random(B)`` (none when ``churn_rate`` is 0).
+    ``rates``: ``(pull, reversion, noise_scale, fatigue_decay, fatigue_rate, satisfaction_rate,
+    satisfaction_affinity, budget_refund, no_click_cost, churn_rate)``. The arithmetic is numpy's before these
+    loops, in the same order.
     """
-    pull, reversion, noise_scale, fatigue_decay, fatigue_rate, satisfaction_rate, refund, no_click_cost, churn = rates
+    (
+        pull,
+        reversion,
+        noise_scale,
+        fatigue_decay,
+        fatigue_rate,
+        satisfaction_rate,
+        liking,
+        refund,
+        no_click_cost,
+        churn,
+    ) = rates
+    noise = np.empty(interest.shape)
+    for row in range(len(clicked)):  # in order, before the threads
+        for column in range(interest.shape[1]):
+            noise[row, column] = random_double(state)
+    churn_draws = np.empty(len(clicked) if churn > 0 else 0)
+    for row in range(len(churn_draws)):
+        churn_draws[row] = random_double(state)
     engagement = np.empty(len(clicked))
     ended = np.empty(len(clicked), dtype=np.bool_)
     length = history_ids.shape[1]
@@ -385,7 +429,8 @@ def advance_sessions(
         for topic in range(fatigue.shape[1]):
             fatigue[row, topic] *= fatigue_decay
         fatigue[row, item_topics[chosen]] += fatigue_rate * took
-        satisfaction[row] += satisfaction_rate * took * (received[row] - satisfaction[row])
+        received = item_quality[chosen] + liking * item_affinity[row]
+        satisfaction[row] += satisfaction_rate * took * (received - satisfaction[row])
         budget[row] -= spent - refund * took * time[row] * satisfaction[row]
         for slot in range(length - 1):  # element by element: a slice assignment per slot is several times slower
             history_ids[row, slot] = history_ids[row, slot + 1]
@@ -408,18 +453,18 @@ MISMATCH, FRESHNESS = 2, 3  # codes of these kinds of utility term: their indice
 
 
 @njit(cache=True, nogil=True)
-def _term_sum(terms: tuple, item: int, row: int) -> float:
+def _term_sum(terms: tuple, item: int, row: int, engagement_only: bool) -> float:
     """Sum of the utility terms of ``item`` for the user of ``row``, added in order as numpy did (see
-    ``World.domain_terms``). ``terms``: ``(values, kinds, weights, scales, halves, use, traits, elapsed)``, the
-    arrays of ``TermTable`` with the terms to ``use``, each term's trait per user ``(B, n_terms)`` and the
-    session time ``(B,)``.
+    ``World.domain_terms``); with ``engagement_only``, of the terms also in engagement. ``terms``: ``(values,
+    kinds, weights, scales, halves, in_engagement, traits, elapsed)``, the arrays of ``TermTable``, each term's
+    trait per user ``(B, n_terms)`` and the session time ``(B,)``.
 
     ``halves`` holds 0.5 per term, the freshness per half-life: a constant base would let LLVM turn ``pow``
     into ``exp2``, which differs from numpy's ``pow`` in the last bit."""
-    values, kinds, weights, scales, halves, use, traits, elapsed = terms
+    values, kinds, weights, scales, halves, in_engagement, traits, elapsed = terms
     total = 0.0
     for k in range(len(kinds)):
-        if not use[k]:
+        if engagement_only and not in_engagement[k]:
             continue
         if kinds[k] == MISMATCH:
             total += weights[k] * abs(values[item, k] - traits[row, k])
@@ -437,53 +482,69 @@ def term_sums(items: np.ndarray, terms: tuple) -> np.ndarray:
     total = np.empty(items.shape)
     for row in prange(items.shape[0]):
         for position in range(items.shape[1]):
-            total[row, position] = _term_sum(terms, items[row, position], row)
+            total[row, position] = _term_sum(terms, items[row, position], row, False)
     return total
 
 
 @row_loops
-def item_utilities(
+def item_utilities(items: np.ndarray, user: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Click utility and affinity ``(B, S)`` of ``items`` for each row's user, added in numpy's order.
+
+    ``user``: ``(interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms)``. Affinity is
+    ``interest . vectors[item]`` (``_einsum_dot``) plus the KG boost of the row's history (``boosts``:
+    ``(clicked, decay, history, columns, values)``, ``clicked`` ``(0, 0)`` for none). Utility is ``affinity +
+    appeal - fatigue[topic] + terms`` (``_term_sum``), then ``+ burst[topic]`` (``burst`` ``(B, T)``, or
+    ``(0, 0)`` without bursts) and ``+ weight * signal[member, item]`` (``social``: ``(signal, member,
+    weight)``, the float32 friend signal ``(P, N)``, ``(0, 0)`` without a social graph)."""
+    # unpacked here: numba's threads take tuples of arrays, but not a tuple of such tuples
+    interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms = user
+    utility, affinity = np.empty(items.shape), np.empty(items.shape)
+    for row in prange(items.shape[0]):
+        _utility_row(
+            row, items[row], interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms,
+            utility[row], affinity[row],
+        )  # fmt: skip
+    return utility, affinity
+
+
+@njit(cache=True, nogil=True)
+def _utility_row(
+    row: int,
+    items: np.ndarray,
     interest: np.ndarray,
     vectors: np.ndarray,
-    items: np.ndarray,
     boosts: tuple,
     appeal: np.ndarray,
     topics: np.ndarray,
     fatigue: np.ndarray,
     burst: np.ndarray,
-    friends: np.ndarray,
-    social_weight: np.float32,
+    social: tuple,
     terms: tuple,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Click utility and affinity ``(B, S)`` of ``items`` for each row's user, added in numpy's order.
-
-    Affinity is ``interest . vectors[item]`` (``_einsum_dot``) plus the KG boost of the row's history
-    (``_kg_boost``; ``boosts`` ``(clicked, decay, history, columns, values)``, ``clicked`` ``(0, 0)`` for
-    none). Utility is ``affinity + appeal - fatigue + terms`` (``_term_sum``), then ``+ burst`` (``(B, T)``,
-    or ``(0, 0)`` without bursts) and ``+ social_weight * friends`` (float32 ``(B, S)``, or ``(0, 0)``)."""
-    utility, affinity = np.empty(items.shape), np.empty(items.shape)
+    utility: np.ndarray,
+    affinity: np.ndarray,
+) -> None:
+    """One row of ``item_utilities``: ``utility`` and ``affinity`` of the row's ``items``, written in place."""
     clicked, decay, history, columns, values = boosts
-    for row in prange(items.shape[0]):
-        weights = clicked[row] * decay if clicked.shape[0] else np.zeros(0)
-        related = np.empty(len(weights))
-        for position in range(items.shape[1]):
-            item = items[row, position]
-            topic = topics[item]
-            wanted = _einsum_dot(interest[row], vectors[item])
-            if clicked.shape[0]:
-                for slot in range(len(weights)):  # an unclicked or empty slot adds 0 (0 * boost)
-                    source = history[row, slot]
-                    related[slot] = _lookup(columns[source], values[source], item) if weights[slot] else 0.0
-                one_item = items.shape[1] == 1  # einsum's order: two lanes for one item, else slot by slot
-                wanted += _einsum_dot(weights, related) if one_item else _ordered_dot(weights, related)
-            affinity[row, position] = wanted
-            total = wanted + appeal[item] - fatigue[row, topic] + _term_sum(terms, item, row)
-            if burst.shape[0]:
-                total += burst[row, topic]
-            if friends.shape[0]:
-                total += social_weight * friends[row, position]
-            utility[row, position] = total
-    return utility, affinity
+    signal, member, social_weight = social
+    weights = clicked[row] * decay if clicked.shape[0] else np.zeros(0)
+    related = np.empty(len(weights))
+    for position in range(len(items)):
+        item = items[position]
+        topic = topics[item]
+        wanted = _einsum_dot(interest[row], vectors[item])
+        if clicked.shape[0]:
+            for slot in range(len(weights)):  # an unclicked or empty slot adds 0 (0 * boost)
+                source = history[row, slot]
+                related[slot] = _lookup(columns[source], values[source], item) if weights[slot] else 0.0
+            # einsum's order: two lanes for one item per row, else slot by slot
+            wanted += _einsum_dot(weights, related) if len(items) == 1 else _ordered_dot(weights, related)
+        affinity[position] = wanted
+        total = wanted + appeal[item] - fatigue[row, topic] + _term_sum(terms, item, row, False)
+        if burst.shape[0]:
+            total += burst[row, topic]
+        if signal.shape[0]:
+            total += social_weight * signal[member[row], item]
+        utility[position] = total
 
 
 @njit(cache=True, nogil=True)
@@ -545,16 +606,28 @@ def engagements(
     terms: tuple,
 ) -> np.ndarray:
     """Engagement ``(B, S)`` with ``items`` of the given ``affinity``: ``sigmoid(affinity_weight * affinity +
-    quality_weight * quality + terms)`` (``_term_sum``; without terms to use, + 0)."""
+    quality_weight * quality + terms)`` (``_term_sum`` of the engagement terms)."""
     engagement = np.empty(items.shape)
     for row in prange(items.shape[0]):
         for position in range(items.shape[1]):
-            item = items[row, position]
-            total = (
-                affinity_weight * affinity[row, position] + quality_weight * quality[item] + _term_sum(terms, item, row)
+            engagement[row, position] = _engagement(
+                affinity[row, position], items[row, position], row, quality, affinity_weight, quality_weight, terms
             )
-            engagement[row, position] = 1.0 / (1.0 + np.exp(-total))
     return engagement
+
+
+@njit(cache=True, nogil=True)
+def _engagement(
+    affinity: float,
+    item: int,
+    row: int,
+    quality: np.ndarray,
+    affinity_weight: float,
+    quality_weight: float,
+    terms: tuple,
+) -> float:
+    total = affinity_weight * affinity + quality_weight * quality[item] + _term_sum(terms, item, row, True)
+    return 1.0 / (1.0 + np.exp(-total))
 
 
 @row_loops
