@@ -190,7 +190,7 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
     )
     vectors, item_topics, mean = rng.normal(size=(n, dim)), rng.integers(0, topics, n), rng.normal(size=dim)
     quality = rng.normal(size=n)
-    rates = (*rng.random(9), rng.random() if churns else 0.0)
+    rates = np.array([*rng.random(9), rng.random() if churns else 0.0])
     pull, reversion, scale, decay, rate, satisfaction_rate, liking, refund, no_click_cost, churn = rates
     draws = np.random.default_rng(seed + 1)  # the kernel draws from a twin: noise first, then churn
     noise, churn_draws = draws.random((rows, dim)), draws.random(rows) if churn > 0 else None
@@ -226,7 +226,7 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
     for kernel in (advance_sessions.serial, advance_sessions.threaded):
         advanced, twin = tuple(a.copy() for a in state), np.random.default_rng(seed + 1)
         got_engagement, got_ended = kernel(
-            clicked, item, top, reward, engagement, affinity, time, *advanced,
+            clicked, item, np.stack([top, item], axis=1), reward, engagement, affinity, time, *advanced,
             vectors, item_topics, quality, mean, rates, generator_state(twin)[0],
         )  # fmt: skip
         for got, want in zip(advanced, (*expected, reward), strict=True):

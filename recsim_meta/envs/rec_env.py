@@ -197,7 +197,7 @@ class RecEnv(gym.Env):
         self.observation_space = observation_space(self.config)
         self.action_space = action_space(self.config)
         self.sessions: Sessions | None = None
-        self._last_render: tuple[np.ndarray, np.ndarray, dict[str, Any]] | None = None
+        self._last_render: tuple[np.ndarray, np.ndarray, float, dict[str, Any]] | None = None
 
     def _world_for(self, task: Task) -> World:
         if task not in self._worlds:
@@ -234,7 +234,7 @@ class RecEnv(gym.Env):
         if self.sessions is None:
             raise RuntimeError("call reset() before step()")
         slate = validate_action(action, self.config)
-        shown = self.sessions.candidates[0, slate]
+        candidates = self.sessions.candidates[0]  # the step replaces the array, so these stay what was shown
         outcome = self.world.step(self.np_random, self.sessions, slate[None])
         info = {
             "clicked": bool(outcome.clicked[0]),
@@ -242,8 +242,9 @@ class RecEnv(gym.Env):
             "item": int(outcome.item[0]),
             **{name: float(value[0]) for name, value in outcome.signals.items()},
         }
-        self._last_render = (slate, shown, {"reward": float(outcome.reward[0]), **info})
-        return self._observation(), float(outcome.reward[0]), bool(outcome.terminated[0]), False, info
+        reward = float(outcome.reward[0])
+        self._last_render = (slate, candidates, reward, info)
+        return self._observation(), reward, bool(outcome.terminated[0]), False, info
 
     def _observation(self) -> dict[str, np.ndarray]:
         return {key: value[0] for key, value in self.world.observe(self.sessions).items()}
@@ -253,7 +254,8 @@ class RecEnv(gym.Env):
             return None
         if self._last_render is None:
             return f"{self.config.env_id}: new session, {self.config.num_candidates} candidates\n"
-        slate, shown, info = self._last_render
+        slate, candidates, reward, info = self._last_render
+        shown, info = candidates[slate], {"reward": reward, **info}
         catalog = self.world.catalog
         lines = [f"{self.config.env_id} step {int(self.sessions.steps[0])}: slate of {len(slate)}"]
         seen: set[int] = set()

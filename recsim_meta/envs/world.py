@@ -232,9 +232,8 @@ class World:
         self.social_weight = np.float32(0.0 if config.social is None else config.social.weight)
         self.dynamics = config.dynamics()
         d = self.dynamics
-        self.rates = tuple(  # of ``advance_sessions``
-            float(rate)
-            for rate in (
+        self.rates = np.array(  # of ``advance_sessions``
+            [
                 d.pull,
                 d.reversion,
                 d.drift * UNIFORM_TO_UNIT_STD,
@@ -245,7 +244,8 @@ class World:
                 d.budget_refund,
                 d.no_click_cost,
                 config.churn_rate,
-            )
+            ],
+            dtype=np.float64,
         )
 
     # ----------------------------------------------------------------- set-up helpers
@@ -459,7 +459,7 @@ class World:
         engagement, terminated = advance_sessions(
             clicked,
             item,
-            items[:, 0],
+            items,
             reward,
             item_engagement,
             item_affinity,
@@ -493,7 +493,7 @@ class World:
         return Outcome(
             reward=reward,
             clicked=clicked,
-            position=np.where(clicked, position, -1),
+            position=position,
             item=np.where(clicked, item, -1),
             terminated=terminated,
             signals=signals,

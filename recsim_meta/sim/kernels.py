@@ -300,11 +300,12 @@ def show_slates(
     position, item, empty, affinity, engagement)``, the last two of the chosen item.
 
     ``items`` are the shown candidates; a position repeated in a row is an empty slot (``empty``). Their
-    utilities and affinities are ``item_utilities``' (``user``: its ``user``) plus the
-    ``position_bias``, ``-inf`` for an empty slot. ``choice`` ``(no_click_utility, temperature, model)`` gives
+    utilities and affinities are ``item_utilities``' for ``user``, plus the ``position_bias``; an empty slot's
+    utility is ``-inf``. ``choice`` ``(no_click_utility, temperature, model)`` gives
     the choice probabilities (``choice_rows``), and one uniform draw per row from the PCG64 ``state``
     (``pcg64``; numpy's ``rng.random(B)``, drawn first) picks an option: the number of cumulative probabilities
-    below it. Without a click ``position`` is the last one. The chosen item's engagement is ``engagements``'
+    below it. Without a click ``position`` is -1, and ``item`` and its affinity and engagement are the last
+    slot's (what the response function sees before its outcome is zeroed). The engagement is ``engagements``'
     (``engagement``: its ``quality``, ``affinity_weight`` and ``quality_weight``).
     """
     batch, size = slates.shape
@@ -339,9 +340,10 @@ def show_slates(
             cumulative = probabilities[row, 0] if option == 0 else cumulative + probabilities[row, option]
             below += cumulative < draws[row]
         clicked[row] = below < size
-        position[row] = min(below, size - 1)
-        item[row] = items[row, position[row]]
-        affinity[row] = affinities[row, position[row]]
+        chosen = min(below, size - 1)
+        position[row] = chosen if clicked[row] else -1
+        item[row] = items[row, chosen]
+        affinity[row] = affinities[row, chosen]
         engaged[row] = _engagement(affinity[row], item[row], row, quality, affinity_weight, quality_weight, terms)
     return items, clicked, position, item, empty, affinity, engaged
 
@@ -350,7 +352,7 @@ def show_slates(
 def advance_sessions(
     clicked: np.ndarray,
     item: np.ndarray,
-    top_item: np.ndarray,
+    items: np.ndarray,
     reward: np.ndarray,
     item_engagement: np.ndarray,
     item_affinity: np.ndarray,
@@ -369,13 +371,13 @@ def advance_sessions(
     item_topics: np.ndarray,
     item_quality: np.ndarray,
     interest_mean: np.ndarray,
-    rates: tuple[float, float, float, float, float, float, float, float, float, float],
+    rates: np.ndarray,
     state: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Advance ``B`` sessions by the step's outcome, in place; returns the engagement (0 without a click) and
     whether each session ended (budget spent, or churn).
 
-    Per session, after the choice of ``item`` (``clicked`` or not; ``top_item`` heads the slate), its
+    Per session, after the choice of ``item`` (``clicked`` or not) in the slate of ``items`` ``(B, K)``, its
     ``reward``, the consumed item's engagement, affinity and ``time``:
 
     - the user: interests move toward the consumed item's vector (``pull * engagement``), back to the cohort
@@ -383,15 +385,15 @@ def advance_sessions(
       consumed topic; satisfaction moves toward the received utility (``quality + satisfaction_affinity *
       affinity``); the budget pays the time spent (``no_click_cost`` without a click), less a refund for
       satisfaction;
-    - the history shifts one slot (oldest out) and records the item consumed, or the slate's top item, with
+    - the history shifts one slot (oldest out) and records the item consumed, or the slate's first item, with
       ``(clicked, reward, engagement)``; the step count, clicks, time spent and last reward follow;
     - the session ends when the budget is spent, or churns when a uniform draw is below
       ``churn_rate * (1 - engagement)`` (``churn_rate`` 0: never).
 
     The uniform draws come from the PCG64 ``state`` (``pcg64``), first, in numpy's order: the noise as
     ``rng.random(interest.shape)``, then the churn's as ``rng.random(B)`` (none when ``churn_rate`` is 0).
-    ``rates``: ``(pull, reversion, noise_scale, fatigue_decay, fatigue_rate, satisfaction_rate,
-    satisfaction_affinity, budget_refund, no_click_cost, churn_rate)``. The arithmetic is numpy's before these
+    ``rates``: ``[pull, reversion, noise_scale, fatigue_decay, fatigue_rate, satisfaction_rate,
+    satisfaction_affinity, budget_refund, no_click_cost, churn_rate]``. The arithmetic is numpy's before these
     loops, in the same order.
     """
     (
@@ -436,7 +438,7 @@ def advance_sessions(
             history_ids[row, slot] = history_ids[row, slot + 1]
             for column in range(history_responses.shape[2]):
                 history_responses[row, slot, column] = history_responses[row, slot + 1, column]
-        history_ids[row, length - 1] = chosen if clicked[row] else top_item[row]
+        history_ids[row, length - 1] = chosen if clicked[row] else items[row, 0]
         history_responses[row, length - 1, 0] = took
         history_responses[row, length - 1, 1] = reward[row]
         history_responses[row, length - 1, 2] = engaged
