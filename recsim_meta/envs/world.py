@@ -8,7 +8,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -74,8 +74,7 @@ class Sessions:
     member: np.ndarray
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What happened in one step of ``B`` sessions, arrays of shape ``(B,)``.
 
     Attributes:
@@ -410,13 +409,13 @@ class World:
 
     def consumption(self, s: Sessions, items: np.ndarray, affinity: np.ndarray, engagement: np.ndarray) -> Consumption:
         """What the response function sees for ``items`` of shape ``(B,)`` or ``(B, S)``."""
-        expand = (slice(None),) + (None,) * (items.ndim - 1)
+        traits = s.users.traits
         return Consumption(
             attributes={name: values[items] for name, values in self.catalog.attributes.items()},
             quality=self.catalog.quality[items],
             affinity=affinity,
             engagement=engagement,
-            traits={name: values[expand] for name, values in s.users.traits.items()},
+            traits=dict(traits) if items.ndim == 1 else {name: values[:, None] for name, values in traits.items()},
         )
 
     def engagement(self, s: Sessions, items: np.ndarray, affinity: np.ndarray) -> np.ndarray:

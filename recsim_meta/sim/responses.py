@@ -7,13 +7,12 @@ they are replaced by their means, so the same function gives the oracle its expe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Consumption:
+class Consumption(NamedTuple):
     """A batch of consumed items and their users, every array of shape ``(B,)``.
 
     Attributes:
@@ -31,8 +30,7 @@ class Consumption:
     traits: dict[str, np.ndarray]
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     """Outcome of consumption, arrays of shape ``(B,)``.
 
     Attributes:
