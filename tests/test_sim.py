@@ -164,14 +164,15 @@ def test_compiled_mnl_and_sampling_match_numpy_bit_for_bit(rows, size, no_click,
     st.integers(1, 6),
     st.integers(1, 6),
     st.booleans(),
+    st.booleans(),
     st.integers(0, 2**32 - 1),
 )
-def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, length, churns, seed):
+def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, length, churns, penalised, seed):
     """``advance_sessions`` against the numpy formulas it replaced (users, history, statistics, ending)."""
     rng = np.random.default_rng(seed)
     n = 40
     clicked, item, top = rng.random(rows) < 0.5, rng.integers(0, n, rows), rng.integers(0, n, rows)
-    reward, engagement, affinity, time = (
+    item_reward, engagement, affinity, time = (
         rng.normal(size=rows),
         rng.random(rows),
         rng.normal(size=rows),
@@ -198,6 +199,8 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
     interest, fatigue, satisfaction, budget, ids, responses, steps, clicks, time_spent, _ = (a.copy() for a in state)
     took = clicked.astype(np.float64)
     engaged = np.where(clicked, engagement, 0.0)
+    penalty = rng.random(rows) if penalised else np.zeros(0)
+    reward = np.where(clicked, item_reward, 0.0) - (penalty if penalised else 0.0)
     toward = (pull * took * engaged)[:, None] * (vectors[item] - interest) + reversion * (mean - interest)
     interest = interest + (toward + scale * (noise - 0.5))
     fatigue *= decay
@@ -224,12 +227,14 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
 
     for kernel in (advance_sessions.serial, advance_sessions.threaded):
         advanced, twin = tuple(a.copy() for a in state), np.random.default_rng(seed + 1)
-        got_engagement, got_ended = kernel(
-            clicked, item, np.stack([top, item], axis=1), reward, engagement, affinity, time, *advanced,
+        got_reward, got_consumed, got_engagement, got_ended = kernel(
+            clicked, item, np.stack([top, item], axis=1), item_reward, penalty, engagement, affinity, time, *advanced,
             vectors, item_topics, quality, mean, rates, generator_state(twin)[0],
         )  # fmt: skip
         for got, want in zip(advanced, (*expected, reward), strict=True):
             np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got_reward, reward)
+        np.testing.assert_array_equal(got_consumed, np.where(clicked, item, -1))
         np.testing.assert_array_equal(got_engagement, engaged)
         np.testing.assert_array_equal(got_ended, ended)
         assert twin.bit_generator.state == draws.bit_generator.state

@@ -44,6 +44,7 @@ _NO_BOOSTS = (
     *(np.zeros((0, 0), dtype=t) for t in (np.int64, np.int64, np.float32)),
 )
 _NO_FRIENDS = (np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int64), np.float32(0.0))
+_NO_PENALTY = np.zeros(0)
 _NO_TRAITS = np.zeros((1, 0))  # no utility terms: nothing read, for any number of sessions
 
 
@@ -441,18 +442,19 @@ class World:
         )
         consumed = self.consumption(s, item, item_affinity, item_engagement)
         response: Response = self.respond(consumed, Draw(rng))
-        reward = np.where(clicked, response.reward, 0.0)
         signals = {name: np.where(clicked, value, 0.0) for name, value in response.signals.items()}
+        penalty = _NO_PENALTY
         if cfg.suitability is not None:
             unsuitable = (self.unsuitable(s, items) & ~empty).sum(axis=1)
-            reward = reward - cfg.suitability.penalty * unsuitable
+            penalty = cfg.suitability.penalty * unsuitable
             signals["unsuitable"] = unsuitable.astype(np.float64)
         users = s.users
-        engagement, terminated = advance_sessions(
+        reward, consumed, engagement, terminated = advance_sessions(
             clicked,
             item,
             items,
-            reward,
+            np.asarray(response.reward, dtype=np.float64),
+            penalty,
             item_engagement,
             item_affinity,
             np.asarray(response.time, dtype=np.float64),
@@ -486,7 +488,7 @@ class World:
             reward=reward,
             clicked=clicked,
             position=position,
-            item=np.where(clicked, item, -1),
+            item=consumed,
             terminated=terminated,
             signals=signals,
         )

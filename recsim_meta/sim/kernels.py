@@ -353,7 +353,8 @@ def advance_sessions(
     clicked: np.ndarray,
     item: np.ndarray,
     items: np.ndarray,
-    reward: np.ndarray,
+    item_reward: np.ndarray,
+    penalty: np.ndarray,
     item_engagement: np.ndarray,
     item_affinity: np.ndarray,
     time: np.ndarray,
@@ -373,12 +374,14 @@ def advance_sessions(
     interest_mean: np.ndarray,
     rates: np.ndarray,
     state: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Advance ``B`` sessions by the step's outcome, in place; returns the engagement (0 without a click) and
-    whether each session ended (budget spent, or churn).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Advance ``B`` sessions by the step's outcome, in place; returns the reward, the item consumed (-1
+    without a click), the engagement (0 without a click) and whether each session ended (budget spent, or
+    churn).
 
-    Per session, after the choice of ``item`` (``clicked`` or not) in the slate of ``items`` ``(B, K)``, its
-    ``reward``, the consumed item's engagement, affinity and ``time``:
+    Per session, after the choice of ``item`` (``clicked`` or not) in the slate of ``items`` ``(B, K)``: the
+    reward is the response's ``item_reward`` (0 without a click) less the ``penalty`` (none when empty); the
+    consumed item's engagement, affinity and ``time`` give
 
     - the user: interests move toward the consumed item's vector (``pull * engagement``), back to the cohort
       mean (``reversion``) and by uniform noise (``(u - 0.5) * noise_scale``); fatigue decays and grows on the
@@ -415,11 +418,16 @@ def advance_sessions(
     churn_draws = np.empty(len(clicked) if churn > 0 else 0)
     for row in range(len(churn_draws)):
         churn_draws[row] = random_double(state)
+    reward, consumed = np.empty(len(clicked)), np.empty(len(clicked), dtype=np.int64)
     engagement = np.empty(len(clicked))
     ended = np.empty(len(clicked), dtype=np.bool_)
     length = history_ids.shape[1]
     for row in prange(len(clicked)):
         took = 1.0 if clicked[row] else 0.0
+        reward[row] = item_reward[row] if clicked[row] else 0.0
+        if len(penalty):
+            reward[row] = reward[row] - penalty[row]
+        consumed[row] = item[row] if clicked[row] else -1
         engaged = item_engagement[row] if clicked[row] else 0.0
         spent = time[row] if clicked[row] else no_click_cost
         chosen = item[row]
@@ -448,7 +456,7 @@ def advance_sessions(
         last_reward[row] = reward[row]
         engagement[row] = engaged
         ended[row] = budget[row] <= 0 or (churn > 0 and churn_draws[row] < churn * (1.0 - engaged))
-    return engagement, ended
+    return reward, consumed, engagement, ended
 
 
 MISMATCH, FRESHNESS = 2, 3  # codes of these kinds of utility term: their indices in ``UTILITY_TERM_KINDS``
