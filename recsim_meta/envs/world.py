@@ -430,18 +430,16 @@ class World:
         """
         cfg = self.config
         state, _ = generator_state(rng)
-        user = self._user_model(s)
         items, clicked, position, item, empty, item_affinity, item_engagement = show_slates(
             slates,
             s.candidates,
-            user,
+            self._user_model(s),
             self.position_bias,
             (cfg.no_click_utility, cfg.choice_temperature, CHOICE_CODES[cfg.choice_model]),
             self.engagement_weights,
             state,
         )
-        consumed = self.consumption(s, item, item_affinity, item_engagement)
-        response: Response = self.respond(consumed, Draw(rng))
+        response: Response = self.respond(self.consumption(s, item, item_affinity, item_engagement), Draw(rng))
         signals = {name: np.where(clicked, value, 0.0) for name, value in response.signals.items()}
         penalty = _NO_PENALTY
         if cfg.suitability is not None:
@@ -449,7 +447,7 @@ class World:
             penalty = cfg.suitability.penalty * unsuitable
             signals["unsuitable"] = unsuitable.astype(np.float64)
         users = s.users
-        reward, consumed, engagement, terminated = advance_sessions(
+        reward, consumed_item, engagement, terminated = advance_sessions(
             clicked,
             item,
             items,
@@ -488,7 +486,7 @@ class World:
             reward=reward,
             clicked=clicked,
             position=position,
-            item=consumed,
+            item=consumed_item,
             terminated=terminated,
             signals=signals,
         )
