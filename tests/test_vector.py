@@ -20,7 +20,7 @@ from recsim_meta.sim.kernels import (
     PARALLEL_ROWS,
     draw_candidates,
     draw_session_candidates,
-    observe_sessions,
+    gather_rows,
 )
 from recsim_meta.sim.pcg64 import generator_state
 
@@ -288,31 +288,12 @@ def test_drawn_related_candidates_are_uniform_over_the_neighbours():
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(1, 700), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.integers(0, 2**32 - 1))
-def test_compiled_observation_matches_numpy(rows, columns, features, social, seed):
-    """The candidates' features (``np.take``; the friend signal in the last column), history copies and the
-    user statistics, serial and threaded."""
+@given(st.integers(1, 700), st.integers(1, 6), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_compiled_gather_matches_take(rows, columns, features, seed):
     rng = np.random.default_rng(seed)
-    table, candidates = rng.normal(size=(9, features)).astype(np.float32), rng.integers(0, 9, (rows, columns))
-    signal, member = rng.random((3, 9)).astype(np.float32), rng.integers(0, 3, rows)
-    friends = (signal, member, np.float32(1.0)) if social else (signal[:0, :0], member[:0], np.float32(0.0))
-    history, responses = rng.integers(-1, 9, (rows, 4)), rng.normal(size=(rows, 4, 3)).astype(np.float32)
-    steps, clicks, time_spent = (rng.integers(0, 50, rows).astype(np.float64) for _ in range(3))
-    last_reward = rng.normal(size=rows)
-    expected_features = np.take(table, candidates, axis=0)
-    if social:
-        expected_features[:, :, -1] = signal[member[:, None], candidates]
-    statistics = [np.log1p(steps), clicks / np.maximum(steps, 1), last_reward, np.log1p(time_spent)]
-    for kernel in (observe_sessions.serial, observe_sessions.threaded):
-        ids, got_features, got_history, got_responses, user = kernel(
-            candidates, table, friends, history, responses, (steps, clicks, last_reward, time_spent), 5
-        )
-        np.testing.assert_array_equal(ids, candidates)
-        np.testing.assert_array_equal(got_features, expected_features.reshape(rows, -1))
-        np.testing.assert_array_equal(got_history, history)
-        np.testing.assert_array_equal(got_responses, responses.reshape(rows, -1))
-        assert user.shape == (rows, 5) and user.dtype == np.float32
-        np.testing.assert_array_equal(user[:, :4], np.stack(statistics, axis=1).astype(np.float32))
+    table, indices = rng.normal(size=(9, features)).astype(np.float32), rng.integers(0, 9, (rows, columns))
+    for kernel in (gather_rows.serial, gather_rows.threaded):
+        np.testing.assert_array_equal(kernel(indices, table), np.take(table, indices, axis=0))
 
 
 def _step_large_vector_env(queue) -> None:
