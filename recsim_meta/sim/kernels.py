@@ -57,6 +57,11 @@ def _renamed(function: Callable, suffix: str) -> Callable:
     return copy
 
 
+# A helper of the loops, inlined where it is called: as a call, each of its array arguments would have its
+# reference count raised and lowered (atomic operations, contended between threads) every time.
+row_helper = njit(cache=True, nogil=True, inline="always")
+
+
 ROWS_PER_BITMAP = 64  # ``draw_candidates`` marks the items of a row in a bitmap shared by this many rows
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment
 
@@ -161,7 +166,7 @@ def draw_session_candidates(
     return candidates
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _latest_click(clicked: np.ndarray, history: np.ndarray, degree: np.ndarray) -> tuple[int, int]:
     """The most recently clicked item of a history row and its KG degree; ``(0, 0)`` without a click."""
     for slot in range(len(history) - 1, -1, -1):
@@ -170,7 +175,7 @@ def _latest_click(clicked: np.ndarray, history: np.ndarray, degree: np.ndarray) 
     return 0, 0
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _holds(values: np.ndarray, item: int) -> bool:
     for value in values:
         if value == item:
@@ -191,7 +196,7 @@ def choice_rows(utilities: np.ndarray, no_click_utility: float, temperature: flo
     return probabilities
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _choice_row(
     model: int, utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray
 ) -> None:
@@ -202,7 +207,7 @@ def _choice_row(
         _mnl_row(utilities, no_click_utility, temperature, probabilities)
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _mnl_row(utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray) -> None:
     """Multinomial logit over one slate and the no-click option, written to ``probabilities``."""
     size = len(utilities)
@@ -217,7 +222,7 @@ def _mnl_row(utilities: np.ndarray, no_click_utility: float, temperature: float,
         probabilities[column] /= total
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _cascade_row(utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray) -> None:
     """Cascade over one slate, written to ``probabilities``: position ``k`` is reached with the product of ``1 - click`` above it and
     clicked with ``click = sigmoid(temperature * (u_k - no_click_utility))``; the rest is no click."""
@@ -323,13 +328,14 @@ def show_slates(
     empty = np.zeros((batch, size), dtype=np.bool_)
     affinity, engaged = np.empty(batch), np.empty(batch)
     utilities, affinities = np.empty((batch, size)), np.empty((batch, size))
+    scratch = np.empty((batch, 2, len(boosts[1])))
     probabilities = np.empty((batch, size + 1))
     for row in prange(batch):
         for column in range(size):
             items[row, column] = candidates[row, slates[row, column]]
         _utility_row(
             row, items[row], interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms,
-            utilities[row], affinities[row],
+            scratch[row], utilities[row], affinities[row],
         )  # fmt: skip
         for column in range(size):
             empty[row, column] = _holds(slates[row, :column], slates[row, column])
@@ -462,7 +468,7 @@ def advance_sessions(
 MISMATCH, FRESHNESS = 2, 3  # codes of these kinds of utility term: their indices in ``UTILITY_TERM_KINDS``
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _term_sum(terms: tuple, item: int, row: int, engagement_only: bool) -> float:
     """Sum of the utility terms of ``item`` for the user of ``row``, added in order as numpy did (see
     ``World.domain_terms``); with ``engagement_only``, of the terms also in engagement. ``terms``: ``(values,
@@ -509,15 +515,16 @@ def item_utilities(items: np.ndarray, user: tuple) -> tuple[np.ndarray, np.ndarr
     # unpacked here: numba's threads take tuples of arrays, but not a tuple of such tuples
     interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms = user
     utility, affinity = np.empty(items.shape), np.empty(items.shape)
+    scratch = np.empty((items.shape[0], 2, len(boosts[1])))
     for row in prange(items.shape[0]):
         _utility_row(
             row, items[row], interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms,
-            utility[row], affinity[row],
+            scratch[row], utility[row], affinity[row],
         )  # fmt: skip
     return utility, affinity
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _utility_row(
     row: int,
     items: np.ndarray,
@@ -530,14 +537,19 @@ def _utility_row(
     burst: np.ndarray,
     social: tuple,
     terms: tuple,
+    scratch: np.ndarray,
     utility: np.ndarray,
     affinity: np.ndarray,
 ) -> None:
-    """One row of ``item_utilities``: ``utility`` and ``affinity`` of the row's ``items``, written in place."""
+    """One row of ``item_utilities``: ``utility`` and ``affinity`` of the row's ``items``, written in place.
+    ``scratch`` ``(2, H)`` holds the KG boost's weights and boosts per history slot (the caller allocates it
+    for all rows at once: an allocation per row costs more than the row's arithmetic)."""
     clicked, decay, history, columns, values = boosts
     signal, member, social_weight = social
-    weights = clicked[row] * decay if clicked.shape[0] else np.zeros(0)
-    related = np.empty(len(weights))
+    weights, related = scratch[0], scratch[1]
+    if clicked.shape[0]:
+        for slot in range(len(weights)):
+            weights[slot] = clicked[row, slot] * decay[slot]
     for position in range(len(items)):
         item = items[position]
         topic = topics[item]
@@ -557,7 +569,7 @@ def _utility_row(
         utility[position] = total
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _einsum_dot(a: np.ndarray, b: np.ndarray) -> float:
     """``np.einsum``'s dot product of two contiguous float64 vectors, in its order on x86-64 (numpy's SSE
     baseline): two lanes of running sums, blocks of eight values added last pair first, then the rest pair
@@ -576,7 +588,7 @@ def _einsum_dot(a: np.ndarray, b: np.ndarray) -> float:
     return 0.0 + (lane0 + lane1)
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _ordered_dot(a: np.ndarray, b: np.ndarray) -> float:
     total = 0.0
     for index in range(len(a)):
@@ -584,7 +596,7 @@ def _ordered_dot(a: np.ndarray, b: np.ndarray) -> float:
     return total
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _lookup(columns: np.ndarray, values: np.ndarray, column: int) -> float:
     """The value of ``column`` in a sparse row (``knowledge_graph.nonzero_rows``), 0 where it has none."""
     for entry in range(len(columns)):
@@ -626,7 +638,7 @@ def engagements(
     return engagement
 
 
-@njit(cache=True, nogil=True)
+@row_helper
 def _engagement(
     affinity: float,
     item: int,
