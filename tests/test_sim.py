@@ -12,6 +12,9 @@ from hypothesis.extra.numpy import arrays
 
 from recsim_meta import Task, make_splits, sample_tasks
 from recsim_meta.envs.domains import UTILITY_TERM_KINDS
+from recsim_meta.envs.world import _NO_BOOSTS as NO_BOOSTS  # the world's placeholders for parts a domain lacks
+from recsim_meta.envs.world import _NO_BURSTS as NO_BURSTS
+from recsim_meta.envs.world import _NO_FRIENDS as NO_FRIENDS
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS
 from recsim_meta.sim.kernels import (
@@ -59,12 +62,12 @@ def show(kernel, utilities, slates, rng, no_click_utility=0.0, temperature=1.0, 
     user = (
         np.zeros((rows, 1)),  # interest
         np.zeros((rows * size, 1)),  # item vectors
-        (np.zeros((0, 0), dtype=np.float32), np.zeros(0), *(np.zeros((0, 0), dtype=t) for t in (int, int, np.float32))),
+        NO_BOOSTS,
         utilities.ravel(),  # appeal
         np.zeros(rows * size, dtype=int),  # topics
         np.zeros((rows, 1)),  # fatigue
-        np.zeros((0, 0)),  # no bursts
-        (np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=int), np.float32(0.0)),  # no social signal
+        NO_BURSTS,
+        NO_FRIENDS,
         (*terms, np.zeros((rows, 0)), np.zeros(rows)),
     )
     choice, engagement = (no_click_utility, temperature, model), (np.zeros(rows * size), 1.0, 1.0)
@@ -268,13 +271,9 @@ def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, dim, boosted, bu
         affinity += np.einsum("bh,bhs->bs", clicked * decay, boosts[history[:, :, None], items[:, None, :]])
         kg = (clicked, decay, history, *nonzero_rows(boosts))
     else:
-        kg = (
-            np.zeros((0, 0), dtype=np.float32),
-            np.zeros(0),
-            *(np.zeros((0, 0), dtype=t) for t in (int, int, np.float32)),
-        )
+        kg = NO_BOOSTS
     appeal, item_topics, fatigue = rng.normal(size=n), rng.integers(0, topics, n), rng.random((rows, topics))
-    burst = rng.random((rows, topics)) if bursts else np.zeros((0, 0))
+    burst = rng.random((rows, topics)) if bursts else NO_BURSTS
     signal, member = rng.random((3, n)).astype(np.float32), rng.integers(0, 3, rows)  # three members
     friends = (signal, member, np.float32(1.5)) if social else (signal[:0, :0], member[:0], np.float32(0.0))
     kinds = np.array([UTILITY_TERM_KINDS.index(k) for k in ("linear", "log", "mismatch", "freshness")])
