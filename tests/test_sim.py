@@ -21,11 +21,13 @@ from recsim_meta.sim.kernels import (
     CASCADE,
     MNL,
     advance_sessions,
+    advanced_arrays,
     choice_rows,
     engagements,
     item_utilities,
     session_statistics,
     show_slates,
+    shown_arrays,
     term_sums,
 )
 from recsim_meta.sim.knowledge_graph import (
@@ -71,9 +73,9 @@ def show(kernel, utilities, slates, rng, no_click_utility=0.0, temperature=1.0, 
         (*terms, np.zeros((rows, 0)), np.zeros(rows)),
     )
     choice, engagement = (no_click_utility, temperature, model), (np.zeros(rows * size), 1.0, 1.0)
-    items, clicked, position, item, empty, _, _ = kernel(
-        slates, candidates, user, np.zeros(slates.shape[1]), choice, engagement, generator_state(rng)[0]
-    )
+    out = shown_arrays(*slates.shape)
+    kernel(slates, candidates, user, np.zeros(slates.shape[1]), choice, engagement, generator_state(rng)[0], *out)
+    items, clicked, position, item, empty, _, _ = out
     return clicked, position, item - candidates[:, :1].ravel(), empty
 
 
@@ -231,10 +233,12 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
 
     for kernel in (advance_sessions.serial, advance_sessions.threaded):
         advanced, twin = tuple(a.copy() for a in state), np.random.default_rng(seed + 1)
-        got_reward, got_consumed, got_engagement, got_ended = kernel(
+        out = advanced_arrays(rows)
+        kernel(
             clicked, item, np.stack([top, item], axis=1), item_reward, penalty, engagement, affinity, time, *advanced,
-            vectors, item_topics, quality, mean, rates, generator_state(twin)[0],
+            vectors, item_topics, quality, mean, rates, generator_state(twin)[0], *out,
         )  # fmt: skip
+        got_reward, got_consumed, got_engagement, got_ended = out
         for got, want in zip(advanced, (*expected, reward), strict=True):
             np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(got_reward, reward)

@@ -204,7 +204,8 @@ def test_session_candidates_draw_as_numpy_and_put_related_items_first(related, s
     kept = list(dict.fromkeys(neighbours[source, slot] for slot in (draws * count).astype(np.int64) if slot < count))
     expected = (kept + [item for item in uniform if item not in kept])[:5]
     state, spare = generator_state(compiled_rng)
-    candidates = draw_session_candidates(state, spare, clicked, history, degree, neighbours, 8, 5, related)
+    candidates = np.empty((1, 5), dtype=np.int64)
+    draw_session_candidates(state, spare, clicked, history, degree, neighbours, 8, related, candidates)
     assert candidates.tolist() == [expected]
     assert compiled_rng.bit_generator.state == numpy_rng.bit_generator.state
 

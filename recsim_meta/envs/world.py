@@ -18,6 +18,7 @@ from recsim_meta.sim.choice import CHOICE_CODES, choice_probabilities
 from recsim_meta.sim.kernels import (
     PARALLEL_ROWS,
     advance_sessions,
+    advanced_arrays,
     draw_candidates,
     draw_session_candidates,
     engagements,
@@ -25,6 +26,7 @@ from recsim_meta.sim.kernels import (
     item_utilities,
     session_statistics,
     show_slates,
+    shown_arrays,
     term_sums,
 )
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
@@ -228,6 +230,7 @@ class World:
         self.respond = RESPONSES[config.response]
         self.engagement_weights = (self.catalog.quality, config.engagement_affinity, config.engagement_quality)
         self.position_bias = -config.position_decay * np.arange(config.slate_size)
+        self.choice = (config.no_click_utility, config.choice_temperature, CHOICE_CODES[config.choice_model])
         # the friend signal's weight in float32: numpy multiplied the float32 signal by it in float32
         self.social_weight = np.float32(0.0 if config.social is None else config.social.weight)
         self.dynamics = config.dynamics()
@@ -333,7 +336,9 @@ class World:
         if num_sessions > 1:
             key = rng.integers(0, 2**64, dtype=np.uint64)
             return draw_candidates(clicked, history, self.degree, self.neighbours, n, m, r, key)
-        return draw_session_candidates(*generator_state(rng), clicked, history, self.degree, self.neighbours, n, m, r)
+        candidates = np.empty((1, m), dtype=np.int64)
+        draw_session_candidates(*generator_state(rng), clicked, history, self.degree, self.neighbours, n, r, candidates)
+        return candidates
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
@@ -344,8 +349,8 @@ class World:
             user[:, index] = s.users.traits[name]
         if len(s.candidates) >= PARALLEL_ROWS:
             features = gather_rows(s.candidates, self.item_features)
-        else:  # np.take: faster than indexing for rows, and than one thread of gather_rows
-            features = np.take(self.item_features, s.candidates, axis=0)
+        else:  # take: faster than indexing for rows, and than one thread of gather_rows
+            features = self.item_features.take(s.candidates, axis=0)
         if self.social is not None:
             features[:, :, -1] = self.friend_signal(s, s.candidates)
         return {
@@ -385,9 +390,9 @@ class World:
         )
 
     def friend_signal(self, s: Sessions, items: np.ndarray) -> np.ndarray:
-        """The social signal of ``items`` (``(B, S)``) for each session's member (float32; a flat ``np.take``
+        """The social signal of ``items`` (``(B, S)``) for each session's member (float32; a flat ``take``
         is several times faster than indexing by member and item)."""
-        return np.take(self.social.signal, s.member[:, None] * self.config.num_items + items)
+        return self.social.signal.take(s.member[:, None] * self.config.num_items + items)
 
     def domain_terms(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """Sum of the domain's utility terms for ``items`` ``(B, S)`` (see ``UtilityTerm``)."""
@@ -437,15 +442,18 @@ class World:
         """
         cfg = self.config
         state, _ = generator_state(rng)
-        items, clicked, position, item, empty, item_affinity, item_engagement = show_slates(
+        shown = shown_arrays(*slates.shape)
+        show_slates(
             slates,
             s.candidates,
             self._user_model(s),
             self.position_bias,
-            (cfg.no_click_utility, cfg.choice_temperature, CHOICE_CODES[cfg.choice_model]),
+            self.choice,
             self.engagement_weights,
             state,
+            *shown,
         )
+        items, clicked, position, item, empty, item_affinity, item_engagement = shown
         response: Response = self.respond(self.consumption(s, item, item_affinity, item_engagement), Draw(rng))
         signals = {name: np.where(clicked, value, 0.0) for name, value in response.signals.items()}
         penalty = _NO_PENALTY
@@ -454,7 +462,8 @@ class World:
             penalty = cfg.suitability.penalty * unsuitable
             signals["unsuitable"] = unsuitable.astype(np.float64)
         users = s.users
-        reward, consumed_item, engagement, terminated = advance_sessions(
+        advanced = advanced_arrays(len(slates))
+        advance_sessions(
             clicked,
             item,
             items,
@@ -479,7 +488,9 @@ class World:
             self.interest_mean,
             self.rates,
             state,
+            *advanced,
         )
+        reward, consumed_item, engagement, terminated = advanced
         for spec in self.dynamics.traits:  # traits that grow with use
             if spec.growth:
                 grown = users.traits[spec.name] + spec.growth * clicked.astype(np.float64) * engagement

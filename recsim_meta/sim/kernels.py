@@ -8,7 +8,9 @@ state (``pcg64``), so trajectories are unchanged; tests compare them with numpy'
 ``draw_candidates`` samples the candidates of many users at once with counter-based random draws of its own.
 ``row_loops`` runs a loop on every core for large batches; draws in order come before its threads.
 ``cache=True`` keeps the compiled code between processes; ``nogil=True`` lets other Python threads run
-meanwhile.
+meanwhile. The step's loops write their results into arrays the caller allocates, their last arguments: numba
+hands a returned array to Python through a call that unpickles its dtype, which for one user costs more than the
+loop.
 """
 
 from __future__ import annotations
@@ -136,19 +138,19 @@ def draw_session_candidates(
     degree: np.ndarray,
     neighbours: np.ndarray,
     num_items: int,
-    size: int,
     related: int,
-) -> np.ndarray:
-    """Candidates ``(1, size)`` of one session (the single env's), drawn from a generator's PCG64 ``state``
-    and ``spare`` (``pcg64.generator_state``) as ``rng.choice(num_items, size, replace=False)`` and then
-    ``rng.random(related)`` would: the KG neighbours of the session's most recently clicked item first, then
-    the uniform sample's items that are not among them, up to ``size``.
+    candidates: np.ndarray,
+) -> None:
+    """The ``candidates`` ``(1, size)`` of one session (the single env's), written in place, drawn from a
+    generator's PCG64 ``state`` and ``spare`` (``pcg64.generator_state``) as ``rng.choice(num_items, size,
+    replace=False)`` and then ``rng.random(related)`` would: the KG neighbours of the session's most recently
+    clicked item first, then the uniform sample's items that are not among them, up to ``size``.
 
     Draw ``u`` picks neighbour ``neighbours[source, int(u * degree[source])]`` (kept once); without a click
     in ``clicked`` (``(1, H)``, the history's clicked column, for ``history`` ``(1, H)``) there is none.
     """
+    size = candidates.shape[1]
     uniform = choice_distinct(state, spare, num_items, size)
-    candidates = np.empty((1, size), dtype=np.int64)
     source, count = _latest_click(clicked[0], history[0], degree)
     kept = 0
     for _ in range(related):
@@ -163,7 +165,6 @@ def draw_session_candidates(
         if not _holds(candidates[0, :kept], item):
             candidates[0, filled] = item
             filled += 1
-    return candidates
 
 
 @row_helper
@@ -291,6 +292,20 @@ def _run_sum(values: np.ndarray, start: int, count: int) -> float:
     return total
 
 
+def shown_arrays(batch: int, size: int) -> tuple[np.ndarray, ...]:
+    """``show_slates``' last arguments, to write into, for ``batch`` slates of ``size``: ``(items, clicked,
+    position, item, empty, affinity, engagement)``."""
+    return (
+        np.empty((batch, size), dtype=np.int64),
+        np.empty(batch, dtype=np.bool_),
+        np.empty(batch, dtype=np.int64),
+        np.empty(batch, dtype=np.int64),
+        np.empty((batch, size), dtype=np.bool_),
+        np.empty(batch),
+        np.empty(batch),
+    )
+
+
 @row_loops
 def show_slates(
     slates: np.ndarray,
@@ -300,9 +315,17 @@ def show_slates(
     choice: tuple,
     engagement: tuple,
     state: np.ndarray,
-) -> tuple[np.ndarray, ...]:
-    """Each user's response to a slate of candidate positions ``slates`` ``(B, K)``: ``(items, clicked,
-    position, item, empty, affinity, engagement)``, the last two of the chosen item.
+    items: np.ndarray,
+    clicked: np.ndarray,
+    position: np.ndarray,
+    item: np.ndarray,
+    empty: np.ndarray,
+    affinity: np.ndarray,
+    engaged: np.ndarray,
+) -> None:
+    """Each user's response to a slate of candidate positions ``slates`` ``(B, K)``, written into the last
+    arguments (``shown_arrays``): ``(items, clicked, position, item, empty, affinity, engagement)``, the last
+    two of the chosen item.
 
     ``items`` are the shown candidates; a position repeated in a row is an empty slot (``empty``). Their
     utilities and affinities are ``item_utilities``' for ``user``, plus the ``position_bias``; an empty slot's
@@ -321,12 +344,6 @@ def show_slates(
     # unpacked here: numba's threads take tuples of arrays, but not a tuple of such tuples
     interest, vectors, boosts, appeal, topics, fatigue, burst, social, terms = user
     quality, affinity_weight, quality_weight = engagement
-    items = np.empty((batch, size), dtype=np.int64)
-    clicked = np.empty(batch, dtype=np.bool_)
-    position = np.empty(batch, dtype=np.int64)
-    item = np.empty(batch, dtype=np.int64)
-    empty = np.zeros((batch, size), dtype=np.bool_)
-    affinity, engaged = np.empty(batch), np.empty(batch)
     utilities, affinities = np.empty((batch, size)), np.empty((batch, size))
     scratch = np.empty((batch, 2, len(boosts[1])))
     probabilities = np.empty((batch, size + 1))
@@ -351,7 +368,12 @@ def show_slates(
         item[row] = items[row, chosen]
         affinity[row] = affinities[row, chosen]
         engaged[row] = _engagement(affinity[row], item[row], row, quality, affinity_weight, quality_weight, terms)
-    return items, clicked, position, item, empty, affinity, engaged
+
+
+def advanced_arrays(batch: int) -> tuple[np.ndarray, ...]:
+    """``advance_sessions``' last arguments, to write into, for ``batch`` sessions: ``(reward, consumed,
+    engagement, ended)``."""
+    return np.empty(batch), np.empty(batch, dtype=np.int64), np.empty(batch), np.empty(batch, dtype=np.bool_)
 
 
 @row_loops
@@ -380,10 +402,14 @@ def advance_sessions(
     interest_mean: np.ndarray,
     rates: np.ndarray,
     state: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Advance ``B`` sessions by the step's outcome, in place; returns the reward, the item consumed (-1
-    without a click), the engagement (0 without a click) and whether each session ended (budget spent, or
-    churn).
+    reward: np.ndarray,
+    consumed: np.ndarray,
+    engagement: np.ndarray,
+    ended: np.ndarray,
+) -> None:
+    """Advance ``B`` sessions by the step's outcome, in place, and write into the last arguments
+    (``advanced_arrays``) the reward, the item consumed (-1 without a click), the engagement (0 without a
+    click) and whether each session ended (budget spent, or churn).
 
     Per session, after the choice of ``item`` (``clicked`` or not) in the slate of ``items`` ``(B, K)``: the
     reward is the response's ``item_reward`` (0 without a click) less the ``penalty`` (none when empty); the
@@ -424,9 +450,6 @@ def advance_sessions(
     churn_draws = np.empty(len(clicked) if churn > 0 else 0)
     for row in range(len(churn_draws)):
         churn_draws[row] = random_double(state)
-    reward, consumed = np.empty(len(clicked)), np.empty(len(clicked), dtype=np.int64)
-    engagement = np.empty(len(clicked))
-    ended = np.empty(len(clicked), dtype=np.bool_)
     length = history_ids.shape[1]
     for row in prange(len(clicked)):
         took = 1.0 if clicked[row] else 0.0
@@ -462,7 +485,6 @@ def advance_sessions(
         last_reward[row] = reward[row]
         engagement[row] = engaged
         ended[row] = budget[row] <= 0 or (churn > 0 and churn_draws[row] < churn * (1.0 - engaged))
-    return reward, consumed, engagement, ended
 
 
 MISMATCH, FRESHNESS = 2, 3  # codes of these kinds of utility term: their indices in ``UTILITY_TERM_KINDS``
