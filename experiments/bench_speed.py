@@ -6,7 +6,9 @@ and candidate count (when ``--recsim-python`` names an interpreter that has ``re
 needs ``gym`` 0.26 and ``six`` and must never be a dependency of this project), and the resident
 memory before and after long runs. Each rate is the best of ``--repeats`` runs (as ``timeit`` reports):
 the machine's speed varies from minute to minute, and a short run caught in a slow spell says little. The
-runs go in rounds, every figure once per round, so the runs of one figure lie minutes apart.
+runs go in rounds, every figure once per round, so the runs of one figure lie minutes apart. In each round
+RecSim runs just before ``VideoInterestEvolution-v0``'s single env, so each round also gives a ratio of
+the two measured side by side, in the same spell; the median of these ratios is the comparison's figure.
 
 Usage:
     python experiments/bench_speed.py [--steps 20000] [--repeats 3] [--memory-steps 1000000]
@@ -19,6 +21,7 @@ import argparse
 import functools
 import os
 import resource
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -66,6 +69,7 @@ def single_steps_per_second(env_id: str, steps: int, seed: int = 0) -> float:
     env.reset(seed=seed)
     env.action_space.seed(seed)
     actions = [env.action_space.sample() for _ in range(min(steps, 10_000))]
+    env.step(actions[0])  # untimed: the first step loads the compiled loops
     start = time.perf_counter()
     for step in range(steps):
         _, _, terminated, truncated, _ = env.step(actions[step % len(actions)])
@@ -82,6 +86,7 @@ def vector_user_steps_per_second(
     envs.action_space.seed(seed)
     actions = [envs.action_space.sample() for _ in range(16)]
     steps = min(max(user_steps // num_envs, 200), max_steps or user_steps)
+    envs.step(actions[-1])  # untimed: the first step loads the compiled loops
     start = time.perf_counter()
     for step in range(steps):
         envs.step(actions[step % len(actions)])
@@ -95,16 +100,18 @@ def recsim_steps_per_second(python: str, steps: int) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def best_in_rounds(rates: dict[Any, Callable[[], float]], repeats: int) -> dict[Any, float]:
-    """The highest of ``repeats`` measurements of each of ``rates``, taken in rounds: each rate once per
-    round, so that a slow spell of the machine rarely catches every measurement of one figure."""
-    best = dict.fromkeys(rates, 0.0)
+def measure_in_rounds(rates: dict[Any, Callable[[], float]], repeats: int) -> dict[Any, list[float]]:
+    """``repeats`` measurements of each of ``rates``, taken in rounds: each rate once per round, in the
+    order of ``rates``, so that a slow spell of the machine rarely catches every measurement of one figure,
+    and neighbours in the order are measured minutes apart from each other's other rounds but seconds apart
+    within one."""
+    runs: dict[Any, list[float]] = {key: [] for key in rates}
     with tqdm(total=repeats * len(rates), desc="measurements") as bar:
         for _ in range(repeats):
             for key, rate in rates.items():
-                best[key] = max(best[key], rate())
+                runs[key].append(rate())
                 bar.update()
-    return best
+    return runs
 
 
 def memory_row(label: str, run) -> str:
@@ -122,13 +129,14 @@ def main() -> None:
     args = parser.parse_args()
 
     rates: dict[Any, Callable[[], float]] = {}
-    for env_id in recsim_meta.ENV_IDS:
+    if args.recsim_python:
+        rates["recsim"] = functools.partial(recsim_steps_per_second, args.recsim_python, args.steps)
+    for env_id in sorted(recsim_meta.ENV_IDS, key=lambda env_id: env_id != RECSIM_ID):  # RecSim's setting next
         rates[env_id] = functools.partial(single_steps_per_second, env_id, args.steps)
         for b in BATCH_SIZES:
             rates[env_id, b] = functools.partial(vector_user_steps_per_second, env_id, b, 40 * args.steps, args.steps)
-    if args.recsim_python:
-        rates["recsim"] = functools.partial(recsim_steps_per_second, args.recsim_python, args.steps)
-    best = best_in_rounds(rates, args.repeats)
+    runs = measure_in_rounds(rates, args.repeats)
+    best = {key: max(values) for key, values in runs.items()}
 
     print("Single env through gym.make (random actions):\n\n| env id | steps/s |\n|---|---|")
     for env_id in recsim_meta.ENV_IDS:
@@ -141,8 +149,12 @@ def main() -> None:
         print(f"| {env_id} | " + " | ".join(f"{best[env_id, b]:,.0f}" for b in BATCH_SIZES) + " |")
 
     if args.recsim_python:
-        print(f"\nRecSim interest evolution (same slate size and candidates): {best['recsim']:,.0f} steps/s;")
-        print(f"{RECSIM_ID} single env / RecSim = {best[RECSIM_ID] / best['recsim']:.2f}x")
+        ratios = [ours / recsim for ours, recsim in zip(runs[RECSIM_ID], runs["recsim"], strict=True)]
+        print(f"\nRecSim interest evolution (same slate size and candidates): {best['recsim']:,.0f} steps/s")
+        print(f"(rounds: {', '.join(f'{rate:,.0f}' for rate in runs['recsim'])}).")
+        print(f"{RECSIM_ID} single env / RecSim, side by side in each round:")
+        print(f"{', '.join(f'{ratio:.2f}x' for ratio in ratios)}; median {statistics.median(ratios):.2f}x")
+        print(f"(best / best: {best[RECSIM_ID] / best['recsim']:.2f}x).")
 
     print("\nResident memory (MiB) before and after long runs:\n\n| run | before | after |\n|---|---|---|")
     print(
