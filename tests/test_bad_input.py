@@ -16,6 +16,7 @@ def bad_actions(env: gym.Env) -> list[tuple[object, str]]:
     return [
         (np.full(k, m), "out of range"),
         (np.full(k, -1), "out of range"),
+        (np.full(k, 2**64 - 1, dtype=np.uint64), "out of range"),
         (np.arange(k + 1), "shape"),
         (np.zeros((k, 1), dtype=np.int64), "shape"),
         (good.astype(np.float32), "dtype"),
@@ -46,6 +47,15 @@ def test_bad_action_raises_and_leaves_state_unchanged(env_id, slate_size):
     for key in a[0]:
         np.testing.assert_array_equal(a[0][key], b[0][key])
     assert a[1:4] == b[1:4]
+
+
+def test_a_response_signal_without_one_value_per_session_is_refused():
+    env = gym.make("recsim_meta/Video-v0").unwrapped
+    env.reset(seed=0)
+    respond = env.world.respond
+    env.world.respond = lambda consumption, draw: respond(consumption, draw)._replace(signals={"watch_time": 1.0})
+    with pytest.raises(ValueError, match=r"response signal has shape \(\); expected \(1,\)"):
+        env.step(env.action_space.sample())
 
 
 def test_step_before_reset_is_an_error():

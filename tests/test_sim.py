@@ -25,7 +25,6 @@ from recsim_meta.sim.kernels import (
     choice_rows,
     engagements,
     item_utilities,
-    session_statistics,
     show_slates,
     shown_arrays,
     term_sums,
@@ -310,7 +309,7 @@ def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, dim, boosted, bu
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 700), st.integers(1, 4), st.booleans(), st.integers(0, 2**32 - 1))
-def test_compiled_engagement_and_session_statistics_match_numpy_bit_for_bit(rows, size, with_terms, seed):
+def test_compiled_engagement_matches_numpy_bit_for_bit(rows, size, with_terms, seed):
     rng = np.random.default_rng(seed)
     n = 30
     affinity, items, quality = rng.normal(size=(rows, size)), rng.integers(0, n, (rows, size)), rng.normal(size=n)
@@ -330,17 +329,8 @@ def test_compiled_engagement_and_session_statistics_match_numpy_bit_for_bit(rows
     if with_terms:
         total = total + (0.0 + -1.0 * np.abs(values[items, 0] - traits))
     expected = 1.0 / (1.0 + np.vectorize(math.exp)(-total))  # the C library's exp, as numba's
-    steps, clicks, time_spent = (rng.integers(0, 50, rows).astype(np.float64) for _ in range(3))
-    last_reward = rng.normal(size=rows)
-    columns = [np.log1p(steps), clicks / np.maximum(steps, 1), last_reward, np.log1p(time_spent)]
-    for engagement, statistics in (
-        (engagements.serial, session_statistics.serial),
-        (engagements.threaded, session_statistics.threaded),
-    ):
+    for engagement in (engagements.serial, engagements.threaded):
         np.testing.assert_array_equal(engagement(affinity, items, quality, 0.7, 1.3, terms), expected)
-        user = np.zeros((rows, 5), dtype=np.float32)
-        statistics(steps, clicks, last_reward, time_spent, user)
-        np.testing.assert_array_equal(user[:, :4], np.stack(columns, axis=1).astype(np.float32))
 
 
 def test_cascade_prefers_the_top_position():

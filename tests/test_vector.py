@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 import recsim_meta
 from recsim_meta import MultiDomainVectorEnv, RecVectorEnv
 from recsim_meta.envs import MULTI_DOMAIN_ID
+from recsim_meta.envs.world import _NO_FRIENDS as NO_FRIENDS  # the placeholder of a domain without friends
 from recsim_meta.sim.kernels import (
     PARALLEL_ROWS,
     draw_candidates,
     draw_session_candidates,
-    gather_rows,
+    observe_sessions,
 )
 from recsim_meta.sim.pcg64 import generator_state
 
@@ -289,12 +290,46 @@ def test_drawn_related_candidates_are_uniform_over_the_neighbours():
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(1, 700), st.integers(1, 6), st.integers(1, 5), st.integers(0, 2**32 - 1))
-def test_compiled_gather_matches_take(rows, columns, features, seed):
+@given(st.integers(1, 700), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.integers(0, 2**32 - 1))
+def test_compiled_observation_matches_numpy(rows, columns, features, social, seed):
+    """What numpy computed before the compiled observation: gathered features (the friend signal in the last
+    column of a social domain), copies of the history, the session statistics in float32."""
     rng = np.random.default_rng(seed)
-    table, indices = rng.normal(size=(9, features)).astype(np.float32), rng.integers(0, 9, (rows, columns))
-    for kernel in (gather_rows.serial, gather_rows.threaded):
-        np.testing.assert_array_equal(kernel(indices, table), np.take(table, indices, axis=0))
+    table, candidates = rng.normal(size=(9, features)).astype(np.float32), rng.integers(0, 9, (rows, columns))
+    history_ids, history_responses = rng.integers(-1, 9, (rows, 4)), rng.normal(size=(rows, 4, 3)).astype(np.float32)
+    steps, clicks, time_spent = (rng.integers(0, 50, rows).astype(np.float64) for _ in range(3))
+    last_reward = rng.normal(size=rows)
+    signal, member = rng.normal(size=(3, 9)).astype(np.float32), rng.integers(0, 3, rows)
+    gathered = np.take(table, candidates, axis=0)
+    if social:
+        gathered[:, :, -1] = np.take(signal, member[:, None] * 9 + candidates)
+    else:
+        signal, member = NO_FRIENDS[:2]
+    statistics = [np.log1p(steps), clicks / np.maximum(steps, 1), last_reward, np.log1p(time_spent)]
+    expected = (
+        candidates,
+        gathered.reshape(rows, -1),
+        history_ids,
+        history_responses.reshape(rows, -1),
+        np.stack(statistics, axis=1).astype(np.float32),
+    )
+    for kernel in (observe_sessions.serial, observe_sessions.threaded):
+        out = tuple(np.zeros(want.shape, dtype=want.dtype) for want in expected)
+        kernel(
+            candidates,
+            table,
+            history_ids,
+            history_responses,
+            steps,
+            clicks,
+            last_reward,
+            time_spent,
+            signal,
+            member,
+            *out,
+        )
+        for got, want in zip(out, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
 
 
 def _step_large_vector_env(queue) -> None:

@@ -19,6 +19,7 @@ from recsim_meta.envs.world import (
     feature_names,
     user_feature_names,
 )
+from recsim_meta.sim.kernels import all_within
 from recsim_meta.sim.tasks import Task
 
 _WORLD_CACHE_SIZE = 8
@@ -55,38 +56,31 @@ def validate_action(action: Any, config: DomainConfig, num_envs: int | None = No
     """
     m, k = config.num_candidates, config.slate_size
     batch = () if num_envs is None else (num_envs,)
-
-    def refuse(problem: str) -> ValueError:
-        if k > 1:
-            expected = f"an integer array of shape {batch + (k,)} with values in [0, M)"
-        elif num_envs is None:
-            expected = "an integer in [0, M)"
-        else:
-            expected = f"an integer array of shape ({num_envs},) in [0, M)"
-        return ValueError(f"invalid action {action!r}: {problem}; expected {expected}, M={m}")
-
     try:
         array = np.asarray(action)
     except ValueError as error:
-        raise refuse(str(error)) from None
+        raise _invalid_action(action, str(error), m, k, num_envs) from None
     if array.dtype.kind not in "iu":  # numpy's signed and unsigned integers (not bool)
-        raise refuse(f"dtype {array.dtype} is not an integer type")
+        raise _invalid_action(action, f"dtype {array.dtype} is not an integer type", m, k, num_envs)
     if k == 1 and array.shape in (batch, batch + (1,)):
         array = array.reshape(batch + (1,))
     if array.shape != batch + (k,):
-        raise refuse(f"shape {array.shape}")
-    if not _within(array, m):
-        raise refuse("value out of range")
-    return array.astype(np.int64)
+        raise _invalid_action(action, f"shape {array.shape}", m, k, num_envs)
+    slate = array.astype(np.int64)  # an unsigned value above int64's range turns negative: out of range
+    if not all_within(slate, m):
+        raise _invalid_action(action, "value out of range", m, k, num_envs)
+    return slate
 
 
-def _within(array: np.ndarray, limit: int) -> bool:
-    """Whether every value of the integer ``array`` lies in ``[0, limit)``; Python's ``min`` and ``max`` for a
-    short one (the single env's), several times faster there than numpy's reductions."""
-    if array.size > 64:
-        return bool(array.min() >= 0 and array.max() < limit)
-    values = array.ravel().tolist()
-    return 0 <= min(values) and max(values) < limit
+def _invalid_action(action: Any, problem: str, m: int, k: int, num_envs: int | None) -> ValueError:
+    if k > 1:
+        shape = (k,) if num_envs is None else (num_envs, k)
+        expected = f"an integer array of shape {shape} with values in [0, M)"
+    elif num_envs is None:
+        expected = "an integer in [0, M)"
+    else:
+        expected = f"an integer array of shape ({num_envs},) in [0, M)"
+    return ValueError(f"invalid action {action!r}: {problem}; expected {expected}, M={m}")
 
 
 def task_option(options: dict[str, Any] | None, domains: tuple[str, ...]) -> Task | None:

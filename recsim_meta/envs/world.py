@@ -16,18 +16,17 @@ from recsim_meta.envs.domains import RESPONSES, UTILITY_TERM_KINDS, DomainConfig
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_CODES, choice_probabilities
 from recsim_meta.sim.kernels import (
-    PARALLEL_ROWS,
     advance_sessions,
     advanced_arrays,
     draw_candidates,
     draw_session_candidates,
     engagements,
-    gather_rows,
     item_utilities,
-    session_statistics,
+    observe_sessions,
     show_slates,
     shown_arrays,
     term_sums,
+    where_clicked,
 )
 from recsim_meta.sim.knowledge_graph import boost_matrix, fuse_vectors, make_knowledge_graph, nonzero_rows
 from recsim_meta.sim.pcg64 import generator_state
@@ -152,6 +151,16 @@ def select_rows(tree: Rows, rows: np.ndarray) -> Rows:
 def join_rows(first: Rows, second: Rows) -> Rows:
     """The sessions of ``first`` followed by those of ``second``."""
     return map_rows(lambda a, b: np.concatenate([a, b]), first, second)
+
+
+def _when_clicked(clicked: np.ndarray, signal: np.ndarray) -> np.ndarray:
+    """``np.where(clicked, signal, 0.0)`` for a response's ``signal`` of one value per session."""
+    signal = np.asarray(signal, dtype=np.float64)
+    if signal.shape != clicked.shape:
+        raise ValueError(f"a response signal has shape {signal.shape}; expected {clicked.shape}, one value per session")
+    zeroed = np.empty(len(clicked))
+    where_clicked(clicked, signal, zeroed)
+    return zeroed
 
 
 def feature_names(config: DomainConfig) -> tuple[str, ...]:
@@ -342,24 +351,31 @@ class World:
 
     def observe(self, s: Sessions) -> dict[str, np.ndarray]:
         """Batched observation: every value has the session as first axis and is flat after it."""
-        traits = self.config.observed_traits
-        user = np.empty((len(s.candidates), len(USER_FEATURES) + len(traits)), dtype=np.float32)
-        session_statistics(s.steps, s.clicks, s.last_reward, s.time_spent, user)  # the USER_FEATURES
-        for index, name in enumerate(traits, start=len(USER_FEATURES)):
-            user[:, index] = s.users.traits[name]
-        if len(s.candidates) >= PARALLEL_ROWS:
-            features = gather_rows(s.candidates, self.item_features)
-        else:  # take: faster than indexing for rows, and than one thread of gather_rows
-            features = self.item_features.take(s.candidates, axis=0)
-        if self.social is not None:
-            features[:, :, -1] = self.friend_signal(s, s.candidates)
-        return {
-            "candidate_ids": s.candidates.copy(),
-            "candidate_features": features.reshape(len(s.candidates), -1),
-            "history_ids": s.history_ids.copy(),
-            "history_responses": s.history_responses.reshape(len(s.candidates), -1).copy(),
-            "user_features": user,
+        (batch, size), (length, responses) = s.candidates.shape, s.history_responses.shape[1:]
+        observation = {
+            "candidate_ids": np.empty((batch, size), dtype=np.int64),
+            "candidate_features": np.empty((batch, size * len(self.feature_names)), dtype=np.float32),
+            "history_ids": np.empty((batch, length), dtype=np.int64),
+            "history_responses": np.empty((batch, length * responses), dtype=np.float32),
+            "user_features": np.empty((batch, len(self.user_feature_names)), dtype=np.float32),
         }
+        signal, member, _ = self._friends(s)
+        observe_sessions(
+            s.candidates,
+            self.item_features,
+            s.history_ids,
+            s.history_responses,
+            s.steps,
+            s.clicks,
+            s.last_reward,
+            s.time_spent,
+            signal,
+            member,
+            *observation.values(),
+        )
+        for index, name in enumerate(self.config.observed_traits, start=len(USER_FEATURES)):
+            observation["user_features"][:, index] = s.users.traits[name]
+        return observation
 
     # ----------------------------------------------------------------- user model
     def utilities(self, s: Sessions, items: np.ndarray, kg_aware: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -385,14 +401,14 @@ class World:
             self.catalog.topics,
             s.users.fatigue,
             s.burst if self.config.burst_rate > 0 else _NO_BURSTS,
-            _NO_FRIENDS if self.social is None else (self.social.signal, s.member, self.social_weight),
+            self._friends(s),
             self._terms(s),
         )
 
-    def friend_signal(self, s: Sessions, items: np.ndarray) -> np.ndarray:
-        """The social signal of ``items`` (``(B, S)``) for each session's member (float32; a flat ``take``
-        is several times faster than indexing by member and item)."""
-        return self.social.signal.take(s.member[:, None] * self.config.num_items + items)
+    def _friends(self, s: Sessions) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        """The social graph's friend signal ``(members, N)``, each session's member and the signal's weight in
+        the utility; ``_NO_FRIENDS`` in a domain without one."""
+        return _NO_FRIENDS if self.social is None else (self.social.signal, s.member, self.social_weight)
 
     def domain_terms(self, s: Sessions, items: np.ndarray) -> np.ndarray:
         """Sum of the domain's utility terms for ``items`` ``(B, S)`` (see ``UtilityTerm``)."""
@@ -455,7 +471,7 @@ class World:
         )
         items, clicked, position, item, empty, item_affinity, item_engagement = shown
         response: Response = self.respond(self.consumption(s, item, item_affinity, item_engagement), Draw(rng))
-        signals = {name: np.where(clicked, value, 0.0) for name, value in response.signals.items()}
+        signals = {name: _when_clicked(clicked, value) for name, value in response.signals.items()}
         penalty = _NO_PENALTY
         if cfg.suitability is not None:
             unsuitable = (self.unsuitable(s, items) & ~empty).sum(axis=1)

@@ -627,13 +627,60 @@ def _lookup(columns: np.ndarray, values: np.ndarray, column: int) -> float:
     return 0.0
 
 
+@njit(cache=True, nogil=True)
+def all_within(values: np.ndarray, limit: int) -> bool:
+    """Whether every one of ``values`` lies in ``[0, limit)``."""
+    for value in values.flat:
+        if value < 0 or value >= limit:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def where_clicked(clicked: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = np.where(clicked, values, 0.0)``, without numpy's iterator, which for a few values costs more
+    than the step's compiled loops."""
+    for row in range(len(clicked)):
+        out[row] = values[row] if clicked[row] else 0.0
+
+
 @row_loops
-def session_statistics(
-    steps: np.ndarray, clicks: np.ndarray, last_reward: np.ndarray, time_spent: np.ndarray, user: np.ndarray
+def observe_sessions(
+    candidates: np.ndarray,
+    item_features: np.ndarray,
+    history_ids: np.ndarray,
+    history_responses: np.ndarray,
+    steps: np.ndarray,
+    clicks: np.ndarray,
+    last_reward: np.ndarray,
+    time_spent: np.ndarray,
+    friend_signal: np.ndarray,
+    member: np.ndarray,
+    candidate_ids: np.ndarray,
+    candidate_features: np.ndarray,
+    seen_ids: np.ndarray,
+    seen_responses: np.ndarray,
+    user: np.ndarray,
 ) -> None:
-    """In place: the first four columns of the observed ``user`` features (float32), ``log1p(steps)``,
-    ``clicks / max(steps, 1)``, ``last_reward`` and ``log1p(time_spent)``."""
-    for row in prange(len(steps)):
+    """The observation of ``B`` sessions, written into the last arguments: the ``candidates`` and their rows of
+    ``item_features`` ``(N, F)`` (flat, ``(B, M * F)``), whose last column is ``friend_signal[member, item]``
+    for a social domain (``member`` empty otherwise); the history (``history_responses`` flat); and the first
+    four columns of the ``user`` features (float32), ``log1p(steps)``, ``clicks / max(steps, 1)``,
+    ``last_reward`` and ``log1p(time_spent)``."""
+    size, width = candidates.shape[1], item_features.shape[1]
+    length, responses = history_responses.shape[1], history_responses.shape[2]
+    for row in prange(len(candidates)):
+        for column in range(size):
+            item = candidates[row, column]
+            candidate_ids[row, column] = item
+            for feature in range(width):  # element by element: a row slice per entry is slower
+                candidate_features[row, column * width + feature] = item_features[item, feature]
+            if len(member):
+                candidate_features[row, column * width + width - 1] = friend_signal[member[row], item]
+        for slot in range(length):
+            seen_ids[row, slot] = history_ids[row, slot]
+            for response in range(responses):
+                seen_responses[row, slot * responses + response] = history_responses[row, slot, response]
         user[row, 0] = np.log1p(steps[row])
         user[row, 1] = clicks[row] / max(steps[row], 1.0)
         user[row, 2] = last_reward[row]
@@ -672,16 +719,3 @@ def _engagement(
 ) -> float:
     total = affinity_weight * affinity + quality_weight * quality[item] + _term_sum(terms, item, row, True)
     return 1.0 / (1.0 + np.exp(-total))
-
-
-@row_loops
-def gather_rows(indices: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``table[indices]`` ``(B, M, F)`` for ``(B, M)`` row indices into a ``(N, F)`` table. On numba's threads
-    (``PARALLEL_ROWS`` rows or more) about twice as fast as ``np.take``; below that ``np.take`` is faster."""
-    gathered = np.empty((indices.shape[0], indices.shape[1], table.shape[1]), dtype=table.dtype)
-    for row in prange(indices.shape[0]):
-        for column in range(indices.shape[1]):
-            source = indices[row, column]
-            for feature in range(table.shape[1]):  # element by element: a row slice per entry is slower
-                gathered[row, column, feature] = table[source, feature]
-    return gathered
