@@ -151,7 +151,8 @@ def main() -> None:
     if args.recsim_python:
         ratios = [ours / recsim for ours, recsim in zip(runs[RECSIM_ID], runs["recsim"], strict=True)]
         print(f"\nRecSim interest evolution (same slate size and candidates): {best['recsim']:,.0f} steps/s")
-        print(f"(rounds: {', '.join(f'{rate:,.0f}' for rate in runs['recsim'])}).")
+        print(f"(rounds: {', '.join(f'{rate:,.0f}' for rate in runs['recsim'])}; {RECSIM_ID} just after:")
+        print(f"{', '.join(f'{rate:,.0f}' for rate in runs[RECSIM_ID])}).")
         print(f"{RECSIM_ID} single env / RecSim, side by side in each round:")
         print(f"{', '.join(f'{ratio:.2f}x' for ratio in ratios)}; median {statistics.median(ratios):.2f}x")
         print(f"(best / best: {best[RECSIM_ID] / best['recsim']:.2f}x).")
