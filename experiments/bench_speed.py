@@ -102,9 +102,8 @@ def recsim_steps_per_second(python: str, steps: int) -> float:
 
 def measure_in_rounds(rates: dict[Any, Callable[[], float]], repeats: int) -> dict[Any, list[float]]:
     """``repeats`` measurements of each of ``rates``, taken in rounds: each rate once per round, in the
-    order of ``rates``, so that a slow spell of the machine rarely catches every measurement of one figure,
-    and neighbours in the order are measured minutes apart from each other's other rounds but seconds apart
-    within one."""
+    order of ``rates``. A slow spell of the machine rarely catches every measurement of one figure, and
+    neighbours in the order are measured seconds apart in each round."""
     runs: dict[Any, list[float]] = {key: [] for key in rates}
     with tqdm(total=repeats * len(rates), desc="measurements") as bar:
         for _ in range(repeats):

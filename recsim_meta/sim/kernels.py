@@ -8,9 +8,9 @@ state (``pcg64``), so trajectories are unchanged; tests compare them with numpy'
 ``draw_candidates`` samples the candidates of many users at once with counter-based random draws of its own.
 ``row_loops`` runs a loop on every core for large batches; draws in order come before its threads.
 ``cache=True`` keeps the compiled code between processes; ``nogil=True`` lets other Python threads run
-meanwhile. The step's loops write their results into arrays the caller allocates, their last arguments: numba
-hands a returned array to Python through a call that unpickles its dtype, which for one user costs more than the
-loop.
+meanwhile. The step's loops but ``draw_candidates`` (many users only) write their results into arrays the
+caller allocates, their last arguments: numba hands a returned array to Python through a call that unpickles
+its dtype, which for one user costs more than the loop.
 """
 
 from __future__ import annotations
@@ -629,7 +629,8 @@ def _lookup(columns: np.ndarray, values: np.ndarray, column: int) -> float:
 
 @njit(cache=True, nogil=True)
 def all_within(values: np.ndarray, limit: int) -> bool:
-    """Whether every one of ``values`` lies in ``[0, limit)``."""
+    """Whether every one of ``values`` lies in ``[0, limit)`` (an action's check: numpy's reductions, or
+    Python's ``min`` and ``max`` of a list, cost several times more in a stepping loop)."""
     for value in values.flat:
         if value < 0 or value >= limit:
             return False
