@@ -110,6 +110,24 @@ def test_different_seed_differs(env_id):
     assert rewards[0] != rewards[1]
 
 
+def test_signals_are_zero_without_a_click(env_id):
+    """The response's signals of a skipped slate (the compiled ``where_clicked``); ``unsuitable`` counts what
+    was shown, clicked or not."""
+    env = gym.make(env_id)
+    env.reset(seed=3)
+    env.action_space.seed(3)
+    seen = {True: 0, False: 0}
+    for _ in range(300):
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+        seen[info["clicked"]] += 1
+        signals = {k: v for k, v in info.items() if k not in ("clicked", "position", "item", "unsuitable", "domain")}
+        if not info["clicked"]:
+            assert all(value == 0.0 for value in signals.values()), signals
+        if terminated or truncated:
+            env.reset()
+    assert seen[True] and seen[False]
+
+
 def test_render_ansi_shows_slate_choice_and_response(env_id):
     env = gym.make(env_id, render_mode="ansi")
     env.reset(seed=0)
