@@ -216,6 +216,9 @@ def test_finetuned_trains_a_copy_of_every_parameter_and_leaves_the_agent(run):
     after = tuned.model.state_dict()
     for name in ("bert.encoder.layer.0.output.dense.weight", "candidate_head.0.weight", "item_embeddings.weight"):
         assert not torch.equal(after[name], before[name]), name
+    meta = agent.meta.state_dict()  # the learned rates and temperature come along (a fresh agent would reset them)
+    assert all(torch.equal(v, meta[k]) for k, v in tuned.meta.state_dict().items())
+    assert not torch.equal(meta["log_temperature"], MetaRLAgent(agent.model, env).meta.log_temperature.detach())
     observation, _ = env.reset(seed=5)
     assert env.action_space.contains(tuned.predict(observation)[0])
 

@@ -534,9 +534,7 @@ class MetaRLAgent:
         times its learned learning rates: a test-time setting (MAML practice allows more steps at test time)."""
         if lr_scale <= 0:
             raise ValueError(f"lr_scale must be > 0, got {lr_scale}")
-        agent = MetaRLAgent(self.model, self.env, replace(self.settings, inner_steps=inner_steps), device=self.device)
-        agent.meta.load_state_dict(self.meta.state_dict())
-        agent.generator.set_state(self.generator.get_state())
+        agent = self._sibling(self.model, replace(self.settings, inner_steps=inner_steps))
         with torch.no_grad():
             for value in agent.meta.log_lr.values():
                 value += math.log(lr_scale)
@@ -546,7 +544,8 @@ class MetaRLAgent:
         """A new agent whose model is a copy of this one's trained for ``steps`` full-batch Adam steps of the
         slate losses on ``rollout`` (one task's steps, seen with an empty memory, as the model then acts):
         plain fine-tuning of every parameter, here from the meta-learned initialisation (Reptile's test-time
-        procedure); the same on a pretrained recommender is the baseline. This agent is unchanged."""
+        procedure); the same on a pretrained recommender is the baseline. The new agent keeps this one's
+        meta-parameters (learned learning rates, temperature) and sampling state; this agent is unchanged."""
         model = copy.deepcopy(self.model)
         batch = replace(rollout.batch, context_tokens=None, context_responses=None)
         targets = slate_targets(rollout, rms_reward(rollout.reward))
@@ -557,7 +556,14 @@ class MetaRLAgent:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        return MetaRLAgent(model, self.env, self.settings, device=self.device)
+        return self._sibling(model, self.settings)
+
+    def _sibling(self, model: BertRecommender, settings: AdaptationSettings) -> MetaRLAgent:
+        """An agent with ``model`` and ``settings``, and a copy of this one's meta-parameters and sampling state."""
+        agent = MetaRLAgent(model, self.env, settings, device=self.device)
+        agent.meta.load_state_dict(self.meta.state_dict())
+        agent.generator.set_state(self.generator.get_state())
+        return agent
 
     def reset_task(self) -> None:
         """Forget the adapted task: empty memory, base parameters."""
