@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recsim_meta.agents.baselines import BASELINES
 from recsim_meta.agents.meta_rl import MetaRLAgent
 from recsim_meta.agents.meta_training import MetaConfig, pretrained_model
-from recsim_meta.evaluation.rollout import mean_ci, run_episodes
+from recsim_meta.evaluation.adaptation import greedy_returns, reference_returns, task_seeds
+from recsim_meta.evaluation.rollout import mean_ci
 
 
 def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], episodes: int, cohorts: int) -> dict:
@@ -33,22 +33,10 @@ def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], epi
     agent = MetaRLAgent(model, env, config.settings, config.seed, "cpu")
     tasks = env.unwrapped.splits.test_domain[:cohorts]
     envs = [config.make_env() for _ in tasks]
-    eval_seeds = [1_000_000 + 100_000 * config.seed + 1000 * i for i in range(len(tasks))]  # as in meta_test
-    adapt_seeds = [2_000_000 + 100_000 * config.seed + 1000 * i for i in range(len(tasks))]
+    eval_seeds, adapt_seeds = task_seeds(config.seed, len(tasks))  # as in meta_test
     adaptation = agent.collect(envs, tasks, [agent.new_state() for _ in tasks], episodes, adapt_seeds, remember=False)
-
-    def reference(name: str, i: int) -> float:
-        policy = BASELINES[name](envs[i], config.seed)
-        return run_episodes(envs[i], policy, config.eval_episodes, eval_seeds[i], {"task": tasks[i]}).returns.mean()
-
-    def greedy_return(actor: MetaRLAgent, i: int) -> float:  # in envs[i]: predict would act in the agent's env
-        rollout = actor.collect(
-            [envs[i]], [tasks[i]], [actor.new_state()], config.eval_episodes, [eval_seeds[i]], True, remember=False
-        )
-        return float(np.mean(list(rollout.returns_per_episode().values())))
-
-    low = [reference("random", i) for i in range(len(tasks))]
-    high = [reference("oracle", i) for i in range(len(tasks))]
+    references = reference_returns(envs, tasks, eval_seeds, config.eval_episodes, config.seed)
+    low, high = references["random"], references["oracle"]
     result = {}
     for setting in [None, *settings]:
         values = []
@@ -56,7 +44,10 @@ def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], epi
             actor = agent
             if setting is not None:
                 actor = agent.finetuned(adaptation.select(np.flatnonzero(adaptation.slot == i)), *setting)
-            values.append((greedy_return(actor, i) - low[i]) / (high[i] - low[i]))
+            (mean,) = greedy_returns(
+                actor, [envs[i]], [tasks[i]], [actor.new_state()], [eval_seeds[i]], config.eval_episodes
+            )
+            values.append((mean - low[i]) / (high[i] - low[i]))
         result[setting] = values
     return result
 

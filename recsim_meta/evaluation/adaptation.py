@@ -18,6 +18,7 @@ import copy
 import csv
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -32,6 +33,7 @@ from recsim_meta.agents.meta_rl import (
 )
 from recsim_meta.agents.meta_training import MetaConfig
 from recsim_meta.evaluation.rollout import mean_ci, run_episodes
+from recsim_meta.sim.tasks import Task
 
 FINETUNED = "finetuned"
 META_FINETUNED = "meta_finetuned"
@@ -51,34 +53,17 @@ def meta_test(
     tasks = [(regime, task) for regime, group in regimes.items() for task in group]
     envs = [config.make_env() for _ in tasks]
     slots = range(len(tasks))
-    eval_seeds = [1_000_000 + 100_000 * seed + 1000 * i for i in slots]
-    adapt_seeds = [2_000_000 + 100_000 * seed + 1000 * i for i in slots]
+    eval_seeds, adapt_seeds = task_seeds(seed, len(tasks))
     points = sorted(set(config.adaptation_episodes))
     agent.generator.manual_seed(seed)
     base = MetaRLAgent(baseline, agent.env, agent.settings, device=agent.device)
     fresh = [agent.new_state() for _ in slots]
 
     def evaluate(actor: MetaRLAgent, states: list[TaskState], which: list[int]) -> np.ndarray:
-        rollout = actor.collect(
-            [envs[i] for i in which],
-            [tasks[i][1] for i in which],
-            states,
-            config.eval_episodes,
-            [eval_seeds[i] for i in which],
-            deterministic=True,
-            remember=False,
-        )
-        totals = rollout.returns_per_episode()
-        return np.array([np.mean([totals[(j, e)] for e in range(config.eval_episodes)]) for j in range(len(which))])
+        chosen = [envs[i] for i in which], [tasks[i][1] for i in which]
+        return greedy_returns(actor, *chosen, states, [eval_seeds[i] for i in which], config.eval_episodes)
 
-    references = {}
-    for name in ("random", "oracle"):
-        references[name] = [
-            run_episodes(
-                envs[i], BASELINES[name](envs[i], seed), config.eval_episodes, eval_seeds[i], options
-            ).returns.mean()
-            for i, options in enumerate({"task": task} for _, task in tasks)
-        ]
+    references = reference_returns(envs, [task for _, task in tasks], eval_seeds, config.eval_episodes, seed)
 
     # adaptation episodes, one at a time so that the memory after k episodes can be kept
     states = [agent.new_state() for _ in slots]
@@ -129,6 +114,39 @@ def meta_test(
                 }
             )
     return rows
+
+
+def task_seeds(seed: int, count: int) -> tuple[list[int], list[int]]:
+    """The first episode seeds of ``count`` held-out tasks in the meta-test of run ``seed``: for the
+    evaluation episodes and for the adaptation episodes (the next episodes take the next seeds)."""
+    return (
+        [1_000_000 + 100_000 * seed + 1000 * i for i in range(count)],
+        [2_000_000 + 100_000 * seed + 1000 * i for i in range(count)],
+    )
+
+
+def greedy_returns(
+    actor: MetaRLAgent, envs: list[gym.Env], tasks: list[Task], states: list[TaskState], seeds: list[int], episodes: int
+) -> np.ndarray:
+    """The mean return of ``episodes`` greedy episodes of each ``tasks[i]`` in ``envs[i]`` (with ``states[i]``,
+    episode ``e`` seeded ``seeds[i] + e``), played in those envs: ``predict`` would act in the actor's own."""
+    rollout = actor.collect(envs, tasks, states, episodes, seeds, deterministic=True, remember=False)
+    totals = rollout.returns_per_episode()
+    return np.array([np.mean([totals[(j, e)] for e in range(episodes)]) for j in range(len(envs))])
+
+
+def reference_returns(
+    envs: list[gym.Env], tasks: list[Task], seeds: list[int], episodes: int, seed: int
+) -> dict[str, list[float]]:
+    """The mean return of the ``random`` policy and of the myopic ``oracle`` in each ``tasks[i]`` (``envs[i]``,
+    episode seeds from ``seeds[i]``): the ends of the oracle-normalised score."""
+    return {
+        name: [
+            run_episodes(env, BASELINES[name](env, seed), episodes, first, {"task": task}).returns.mean()
+            for env, task, first in zip(envs, tasks, seeds, strict=True)
+        ]
+        for name in ("random", "oracle")
+    }
 
 
 def write_rows(rows: list[dict], path: str | Path) -> None:
