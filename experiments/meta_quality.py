@@ -17,7 +17,9 @@ meta-tests on more cohorts of the left-out domain than the config's:
     python experiments/meta_quality.py --seeds 0 1 2 --test-adaptation 10 3 --points 0 5 --curves curves_10_steps
 
 ``--meta-hyperparameters`` meta-trains with the loss weights and discount learned by meta-gradient
-(``adaptation: {meta_hyperparameters: true}``); give it its own ``--out``.
+(``adaptation: {meta_hyperparameters: true}``); ``--num-variants N`` adds N procedural variants of each seen
+domain to the training tasks of both the pretraining and the meta-training (``num_variants``). Give either its
+own ``--out``.
 
 Every run also has ``meta_finetuned`` (the baseline's fine-tuning from the meta-learned weights) and prints
 each method's score minus the fine-tuned baseline's on the same task, seed and users.
@@ -60,6 +62,9 @@ def main() -> None:
     )
     parser.add_argument("--curves", default="curves", help="name of the CSV and PNG in --out (default curves)")
     parser.add_argument("--meta-hyperparameters", action="store_true", help="learn loss weights and discount")
+    parser.add_argument(
+        "--num-variants", type=int, help="procedural variants of each seen domain among the training tasks"
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda (default auto)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -69,6 +74,8 @@ def main() -> None:
         config = MetaConfig.from_yaml(args.config, seed=seed)
         if args.meta_hyperparameters:
             config = dataclasses.replace(config, adaptation={**config.adaptation, "meta_hyperparameters": True})
+        if args.num_variants is not None:
+            config = dataclasses.replace(config, num_variants=args.num_variants)
         run = args.out / f"seed_{seed}"
         start = time.perf_counter()
         agent = meta_train(config, run, resume=True, device=args.device)

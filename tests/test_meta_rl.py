@@ -250,6 +250,8 @@ def test_meta_config_names_bad_keys_and_values(tmp_path):
         MetaConfig(iterations=0)
     with pytest.raises(ValueError, match="gamma must be in"):
         MetaConfig(adaptation={"gamma": 2.0})
+    with pytest.raises(ValueError, match="num_variants must be an integer >= 0"):
+        MetaConfig(num_variants=-1)
     assert MetaConfig.from_yaml("experiments/meta_quick.yaml").iterations > 0
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from recsim_meta import DOMAINS, MultiDomainVectorEnv, Task, make_splits
+from recsim_meta.envs.domains import domain_variant
 
 MULTI = "recsim_meta/MultiDomain-v0"
 
@@ -16,6 +17,15 @@ def test_episodes_draw_training_tasks_of_every_domain_deterministically():
     assert set(tasks) <= train
     assert {task.domain for task in tasks} == set(DOMAINS)
     assert [gym.make(MULTI).reset(seed=seed)[1]["task"] for seed in range(10)] == tasks[:10]
+
+
+def test_variants_join_the_training_draw_and_run_their_own_users():
+    env = gym.make(MULTI, held_out_domain="video", num_variants=2)
+    assert set(env.unwrapped.tasks) == set(make_splits(DOMAINS, held_out_domain="video", num_variants=2).train)
+    seeds = [seed for seed in range(60) if env.reset(seed=seed)[1]["task"].variant]
+    assert seeds  # 10 of the 40 training tasks are variants
+    task = env.reset(seed=seeds[0])[1]["task"]
+    assert env.unwrapped.env.world.config == domain_variant(env.unwrapped.config, task.variant)
 
 
 def test_observation_pads_each_domain_into_the_shared_columns():
@@ -63,6 +73,7 @@ def test_a_given_task_overrides_the_draw_and_held_out_splits_work():
         ({"held_out_domain": "cooking"}, "held_out_domain 'cooking' is not one of the domains"),
         ({"domains": ("news", "cooking")}, "unknown domain"),
         ({"slate_size": 40}, "slate_size .* must be <= num_candidates"),
+        ({"num_variants": -2}, "num_variants must be >= 0"),
     ],
 )
 def test_bad_arguments_name_the_problem(kwargs, problem):

@@ -1,5 +1,6 @@
 """The generative model's pieces: choice models, KG fusion, catalogue, users, tasks, slates."""
 
+import dataclasses
 import math
 import platform
 
@@ -10,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from recsim_meta import Task, make_splits, sample_tasks
-from recsim_meta.envs.domains import UTILITY_TERM_KINDS
+from recsim_meta import DOMAINS, Task, make_config, make_splits, sample_tasks
+from recsim_meta.envs.domains import UTILITY_TERM_KINDS, domain_variant
 from recsim_meta.envs.world import _NO_BOOSTS as NO_BOOSTS  # the world's placeholders for parts a domain lacks
 from recsim_meta.envs.world import _NO_BURSTS as NO_BURSTS
 from recsim_meta.envs.world import _NO_FRIENDS as NO_FRIENDS
+from recsim_meta.envs.world import World
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_MODELS
 from recsim_meta.sim.kernels import (
@@ -385,6 +387,50 @@ def test_tasks_are_seeded_and_splits_are_disjoint():
     assert {t.domain for t in splits.train} == {"ecommerce"}
     with pytest.raises(ValueError, match="held_out_domain 'news'"):
         make_splits(["video"], held_out_domain="news")
+
+
+def test_variants_are_extra_training_tasks_of_each_seen_domain():
+    plain = make_splits(["ecommerce", "news", "video"], held_out_domain="video", num_cohorts=6)
+    splits = make_splits(["ecommerce", "news", "video"], held_out_domain="video", num_cohorts=6, num_variants=5)
+    assert set(plain.train) < set(splits.train)
+    assert (splits.validation, splits.test_cohorts, splits.test_domain) == (
+        plain.validation,
+        plain.test_cohorts,
+        plain.test_domain,
+    )
+    variants = [t for t in splits.train if t.variant]
+    assert sorted((t.domain, t.variant) for t in variants) == [
+        (d, v) for d in ("ecommerce", "news") for v in range(1, 6)
+    ]
+    cohorts = {dataclasses.replace(t, variant=0) for t in variants}
+    assert cohorts <= set(plain.train)  # run by training cohorts
+    with pytest.raises(ValueError, match="num_variants must be >= 0"):
+        make_splits(["news"], num_variants=-1)
+
+
+@pytest.mark.parametrize("variant", [-1, 1.5, True, "2"])
+def test_bad_variant_is_rejected(variant):
+    with pytest.raises(ValueError, match="Task.variant must be an integer >= 0"):
+        Task(domain="news", variant=variant)
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_a_variant_keeps_the_items_and_redraws_the_users(domain):
+    config = make_config(domain)
+    base, variant = World(config, Task(domain)), World(config, Task(domain, variant=3))
+    np.testing.assert_array_equal(base.item_features, variant.item_features)
+    np.testing.assert_array_equal(base.kg.edge_list(), variant.kg.edge_list())
+    assert domain_variant(config, 0) is config and base.config == config
+    assert variant.config == domain_variant(config, 3) != config
+    assert domain_variant(config, 3) != domain_variant(config, 4)
+    changed = {f.name for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(variant.config, f.name)}
+    users = {"utility_terms", "engagement_affinity", "engagement_quality", "choice_temperature", "interest_std"}
+    users |= {"satisfaction_affinity", "no_click_utility", "position_decay", "fatigue_rate", "kg_strength"}
+    assert changed and changed <= users
+    rng = np.random.default_rng(0)
+    slates = np.tile(np.arange(config.slate_size), (256, 1))
+    rewards = [w.step(np.random.default_rng(0), w.start(rng, 256), slates).reward.mean() for w in (base, variant)]
+    assert rewards[0] != rewards[1]
 
 
 def test_task_option_sets_the_world_and_stays():

@@ -47,7 +47,9 @@ MODEL_SIZES = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "c
 class MetaConfig:
     """Everything a meta-training run and its meta-test need (the YAML keys).
 
-    Tasks: ``held_out_domain`` (leave-one-domain-out regime), ``num_cohorts`` per domain, ``task_seed``.
+    Tasks: ``held_out_domain`` (leave-one-domain-out regime), ``num_cohorts`` per domain, ``task_seed``,
+    ``num_variants`` procedural variants of each seen domain added to the training tasks (pretraining logs
+    and meta-training both draw from them).
     Model: ``hidden_size``, ``num_layers``, ``num_heads``, ``intermediate_size``, ``context_length`` (memory).
     Pretraining: ``log_episodes`` of an epsilon-greedy oracle on the training tasks, ``pretrain_steps``.
     Meta-training: ``iterations`` of ``tasks_per_iteration`` tasks, each with ``support_episodes`` then
@@ -64,6 +66,7 @@ class MetaConfig:
     held_out_domain: str | None = "video"
     num_cohorts: int = 10
     task_seed: int = 0
+    num_variants: int = 0
     hidden_size: int = 64
     num_layers: int = 2
     num_heads: int = 2
@@ -96,6 +99,8 @@ class MetaConfig:
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not isinstance(self.num_variants, int) or self.num_variants < 0:
+            raise ValueError(f"num_variants must be an integer >= 0, got {self.num_variants!r}")
         if not self.adaptation_episodes or min(self.adaptation_episodes) < 0:
             raise ValueError(f"adaptation_episodes must be integers >= 0, got {self.adaptation_episodes}")
         self.settings  # noqa: B018 (validates the adaptation keys)
@@ -124,6 +129,7 @@ class MetaConfig:
             held_out_domain=self.held_out_domain,
             num_cohorts=self.num_cohorts,
             task_seed=self.task_seed,
+            num_variants=self.num_variants,
             **overrides,
         )
 

@@ -7,6 +7,7 @@ or an invalid value raises ``ValueError`` naming it.
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -560,6 +561,41 @@ PRESETS: dict[str, DomainConfig] = {
     preset.name: preset for preset in (ECOMMERCE, NEWS, VIDEO, SOCIAL, GAME, FINANCE, VIDEO_INTEREST_EVOLUTION)
 }
 DOMAINS: tuple[str, ...] = ("ecommerce", "news", "video", "social", "game", "finance")  # the six domains
+
+
+def domain_variant(config: DomainConfig, variant: int) -> DomainConfig:
+    """Procedural variant ``variant`` of a domain (0: the domain itself), for meta-training on domain shift.
+
+    The catalogue's fields stay, so the items, their features and the KG are the domain's; what users
+    want from them is redrawn around the domain's values, from ``variant`` and the domain's name: each
+    utility term's weight (times U(0, 2)), the weights of affinity and quality in engagement, the choice
+    temperature and the interest spread (times 2^U(-1, 1)), the weight of affinity in satisfaction
+    (U(0, 1)), the no-click utility (plus U(-1, 1)), and the position decay, fatigue rate and KG
+    strength (times U(0, 2)).
+    """
+    if variant == 0:
+        return config
+    rng = np.random.default_rng([variant, zlib.crc32(config.name.encode())])
+
+    def factor() -> float:
+        return float(2.0 ** rng.uniform(-1.0, 1.0))
+
+    return dataclasses.replace(
+        config,
+        utility_terms=tuple(
+            dataclasses.replace(term, weight=term.weight * float(rng.uniform(0.0, 2.0)))
+            for term in config.utility_terms
+        ),
+        engagement_affinity=config.engagement_affinity * factor(),
+        engagement_quality=config.engagement_quality * factor(),
+        choice_temperature=config.choice_temperature * factor(),
+        interest_std=config.interest_std * factor(),
+        satisfaction_affinity=float(rng.uniform(0.0, 1.0)),
+        no_click_utility=config.no_click_utility + float(rng.uniform(-1.0, 1.0)),
+        position_decay=config.position_decay * float(rng.uniform(0.0, 2.0)),
+        fatigue_rate=config.fatigue_rate * float(rng.uniform(0.0, 2.0)),
+        kg_strength=config.kg_strength * float(rng.uniform(0.0, 2.0)),
+    )
 
 
 def make_config(domain: str, **overrides: object) -> DomainConfig:

@@ -64,9 +64,11 @@ class MultiDomainEnv(gym.Env):
 
     ## Arguments
     ``gym.make("recsim_meta/MultiDomain-v0", split="train", held_out_domain=None, num_cohorts=10,
-    num_validation=2, num_test=2, task_seed=0, hide_domain=False, domains=DOMAINS, render_mode=None,
-    **overrides)``. ``split`` is one of ``train``, ``validation``, ``test_cohorts``, ``test_domain``
-    (the held-out domain's cohorts, needs ``held_out_domain``); ``hide_domain=True`` zeroes the
+    num_validation=2, num_test=2, task_seed=0, num_variants=0, hide_domain=False, domains=DOMAINS,
+    render_mode=None, **overrides)``. ``split`` is one of ``train``, ``validation``, ``test_cohorts``,
+    ``test_domain`` (the held-out domain's cohorts, needs ``held_out_domain``); ``num_variants`` adds
+    that many procedural variants of each seen domain to the training tasks (``make_splits``; a variant
+    shows its domain's indicator and items, and differs in how users behave); ``hide_domain=True`` zeroes the
     indicator so the agent must infer the task; ``overrides`` (any ``DomainConfig`` field) apply to
     every domain. Bad values raise ``ValueError`` naming them.
 
@@ -84,6 +86,7 @@ class MultiDomainEnv(gym.Env):
         num_validation: int = 2,
         num_test: int = 2,
         task_seed: int = 0,
+        num_variants: int = 0,
         hide_domain: bool = False,
         domains: tuple[str, ...] = DOMAINS,
         render_mode: str | None = None,
@@ -101,6 +104,7 @@ class MultiDomainEnv(gym.Env):
             num_cohorts=num_cohorts,
             num_validation=num_validation,
             num_test=num_test,
+            num_variants=num_variants,
             seed=task_seed,
         )
         self.tasks: tuple[Task, ...] = getattr(self.splits, split)

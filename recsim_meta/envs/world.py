@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from recsim_meta.envs.domains import RESPONSES, UTILITY_TERM_KINDS, DomainConfig
+from recsim_meta.envs.domains import RESPONSES, UTILITY_TERM_KINDS, DomainConfig, domain_variant
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_CODES, choice_probabilities
 from recsim_meta.sim.kernels import (
@@ -180,9 +180,13 @@ def _seed_of(text: str) -> int:
 
 
 class World:
-    """Catalogue, knowledge graph and user cohort of one task, and the dynamics of its sessions."""
+    """Catalogue, knowledge graph and user cohort of one task, and the dynamics of its sessions.
+
+    ``config`` is the domain's; a task with a ``variant`` runs ``domain_variant(config, task.variant)``
+    (``world.config``)."""
 
     def __init__(self, config: DomainConfig, task: Task) -> None:
+        config = domain_variant(config, task.variant)
         self.config = config
         self.task = task
         rng = np.random.default_rng([task.catalogue_seed, _seed_of(config.name)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,6 +22,8 @@ class Task:
         interest_scale: norm of the cohort's mean interest (how focused the cohort is).
         trait_shift: shift of every trait mean, in trait standard deviations.
         kg_strength: KG fusion strength ``alpha``; ``None`` keeps the domain's default.
+        variant: 0 for the domain as defined; another value runs a procedural variant of it, with the same
+            catalogue and KG but other user behaviour (see ``domain_variant``).
     """
 
     domain: str
@@ -31,12 +33,15 @@ class Task:
     interest_scale: float = 1.0
     trait_shift: float = 0.0
     kg_strength: float | None = None
+    variant: int = 0
 
     def __post_init__(self) -> None:
         if self.interest_scale < 0:
             raise ValueError(f"Task.interest_scale must be >= 0, got {self.interest_scale}")
         if self.kg_strength is not None and self.kg_strength < 0:
             raise ValueError(f"Task.kg_strength must be >= 0 or None, got {self.kg_strength}")
+        if isinstance(self.variant, bool) or not isinstance(self.variant, (int, np.integer)) or self.variant < 0:
+            raise ValueError(f"Task.variant must be an integer >= 0, got {self.variant!r}")
 
 
 def sample_tasks(domain: str, num_cohorts: int, seed: int, catalogue_seed: int = 0) -> list[Task]:
@@ -64,7 +69,7 @@ class TaskSplits:
     """Fixed task splits for meta-RL.
 
     Attributes:
-        train: meta-training tasks (seen domains, training cohorts).
+        train: meta-training tasks (seen domains, training cohorts, then any procedural variants).
         validation: meta-validation tasks (seen domains, other cohorts).
         test_cohorts: held-out cohorts of the seen domains (test regime 1).
         test_domain: all cohorts of the held-out domain (test regime 2, leave-one-domain-out).
@@ -85,15 +90,22 @@ def make_splits(
     num_cohorts: int = 10,
     num_validation: int = 2,
     num_test: int = 2,
+    num_variants: int = 0,
     seed: int = 0,
 ) -> TaskSplits:
     """Split ``num_cohorts`` cohorts per seen domain into train / validation / test; the held-out domain is all test.
+
+    ``num_variants`` adds that many training tasks per seen domain, each a procedural variant of the domain
+    (``Task.variant`` 1, 2, ...) run by its training cohorts in turn: new domains on known items, so that
+    meta-training also sees a shift of the domain itself, not only of the cohort.
 
     Raises:
         ValueError: when the held-out domain is not among ``domains`` or the counts do not fit.
     """
     if held_out_domain is not None and held_out_domain not in domains:
         raise ValueError(f"held_out_domain {held_out_domain!r} is not one of the domains: {', '.join(domains)}")
+    if num_variants < 0:
+        raise ValueError(f"num_variants must be >= 0, got {num_variants}")
     if num_validation < 0 or num_test < 0 or num_validation + num_test >= num_cohorts:
         raise ValueError(
             f"need 0 <= num_validation + num_test < num_cohorts, got {num_validation} + {num_test} and {num_cohorts}"
@@ -109,6 +121,7 @@ def make_splits(
             continue
         cut = num_cohorts - num_validation - num_test
         train.extend(tasks[:cut])
+        train.extend(replace(tasks[v % cut], variant=v + 1) for v in range(num_variants))
         validation.extend(tasks[cut : cut + num_validation])
         test.extend(tasks[cut + num_validation :])
     return TaskSplits(tuple(train), tuple(validation), tuple(test), tuple(held_out), held_out_domain)
