@@ -11,6 +11,7 @@ from recsim_meta.envs import (
     MultiDomainVectorEnv,
     RecEnv,
     RecVectorEnv,
+    domain_variant,
     make_config,
 )
 from recsim_meta.sim.tasks import Task, TaskSplits, make_splits, sample_tasks
@@ -27,6 +28,7 @@ __all__ = [
     "RecVectorEnv",
     "Task",
     "TaskSplits",
+    "domain_variant",
     "make_config",
     "make_splits",
     "sample_tasks",

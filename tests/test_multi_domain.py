@@ -4,8 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from recsim_meta import DOMAINS, MultiDomainVectorEnv, Task, make_splits
-from recsim_meta.envs.domains import domain_variant
+from recsim_meta import DOMAINS, MultiDomainVectorEnv, Task, domain_variant, make_splits
 
 MULTI = "recsim_meta/MultiDomain-v0"
 

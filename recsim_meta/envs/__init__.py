@@ -2,7 +2,7 @@
 
 from gymnasium.envs.registration import register, registry
 
-from recsim_meta.envs.domains import DOMAINS, PRESETS, DomainConfig, make_config
+from recsim_meta.envs.domains import DOMAINS, PRESETS, DomainConfig, domain_variant, make_config
 from recsim_meta.envs.multi_domain import MultiDomainEnv
 from recsim_meta.envs.multi_domain_vector import MultiDomainVectorEnv
 from recsim_meta.envs.rec_env import RecEnv
@@ -38,5 +38,6 @@ __all__ = [
     "MultiDomainVectorEnv",
     "RecEnv",
     "RecVectorEnv",
+    "domain_variant",
     "make_config",
 ]
