@@ -17,9 +17,8 @@ meta-tests on more cohorts of the left-out domain than the config's:
     python experiments/meta_quality.py --seeds 0 1 2 --test-adaptation 10 3 --points 0 5 --curves curves_10_steps
 
 ``--meta-hyperparameters`` meta-trains with the loss weights and discount learned by meta-gradient
-(``adaptation: {meta_hyperparameters: true}``); ``--num-variants N`` adds N procedural variants of each seen
-domain to the training tasks of both the pretraining and the meta-training (``num_variants``). Give either its
-own ``--out``.
+(``adaptation: {meta_hyperparameters: true}``); ``--set KEY=VALUE ...`` overrides other config keys, e.g.
+``--set num_variants=6 finetune_iterations=40``. Give such runs their own ``--out``.
 
 Every run also has ``meta_finetuned`` (the baseline's fine-tuning from the meta-learned weights) and prints
 each method's score minus the fine-tuned baseline's on the same task, seed and users.
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.recommender_policy import read_model
@@ -63,19 +63,23 @@ def main() -> None:
     parser.add_argument("--curves", default="curves", help="name of the CSV and PNG in --out (default curves)")
     parser.add_argument("--meta-hyperparameters", action="store_true", help="learn loss weights and discount")
     parser.add_argument(
-        "--num-variants", type=int, help="procedural variants of each seen domain among the training tasks"
+        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="config keys to override (YAML values)"
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda (default auto)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     curves = args.out / f"{args.curves}.csv"
     rows = read_rows(curves) if args.tables_only else []
+    overrides = {}
+    for item in args.set:
+        key, equals, value = item.partition("=")
+        if not equals:
+            parser.error(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
     for seed in [] if args.tables_only else args.seeds:
-        config = MetaConfig.from_yaml(args.config, seed=seed)
+        config = MetaConfig.from_yaml(args.config, seed=seed, **overrides)
         if args.meta_hyperparameters:
             config = dataclasses.replace(config, adaptation={**config.adaptation, "meta_hyperparameters": True})
-        if args.num_variants is not None:
-            config = dataclasses.replace(config, num_variants=args.num_variants)
         run = args.out / f"seed_{seed}"
         start = time.perf_counter()
         agent = meta_train(config, run, resume=True, device=args.device)

@@ -21,8 +21,16 @@ from hypothesis import strategies as st
 from tiny_configs import TINY
 
 from recsim_meta.agents.bert_recommender import PAD
-from recsim_meta.agents.meta_rl import HYPERPARAMETERS, AdaptationSettings, MetaRLAgent, TaskMemory, slate_log_prob
+from recsim_meta.agents.meta_rl import (
+    HYPERPARAMETERS,
+    AdaptationSettings,
+    MetaRLAgent,
+    TaskMemory,
+    memoryless_slate_loss,
+    slate_log_prob,
+)
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
+from recsim_meta.agents.pretraining import rms_reward
 from recsim_meta.agents.recommender_policy import RecommenderPolicy, read_model
 from recsim_meta.cli import main as cli
 from recsim_meta.evaluation.adaptation import (
@@ -223,6 +231,55 @@ def test_finetuned_trains_a_copy_of_every_parameter_and_leaves_the_agent(run):
     assert env.action_space.contains(tuned.predict(observation)[0])
 
 
+def test_finetuning_meta_step_is_the_query_gradient_at_the_fine_tuned_copy(run):
+    """First-order MAML through fine-tuning: with 0 fine-tuning steps the update is the (clipped) gradient of
+    the query episodes' slate losses at the model itself; with some steps it is taken elsewhere."""
+    config = MetaConfig(**TINY)
+    env = config.make_env()
+    tasks = list(env.unwrapped.tasks[:2])
+    envs = [config.make_env() for _ in tasks]
+
+    def step(steps: int):
+        agent = MetaRLAgent.load(run / "checkpoint", env, seed=0)
+        before = [p.detach().clone() for p in agent.model.parameters()]
+        optimizer = torch.optim.SGD(agent.model.parameters(), lr=1.0)
+        record = agent.finetuning_meta_step(envs, tasks, 1, 1, [0, 100], optimizer, steps, 1e-2)
+        return [b - p.detach() for b, p in zip(before, agent.model.parameters(), strict=True)], record
+
+    update, record = step(0)
+    assert record["finetuning/query_loss_before"] == pytest.approx(record["finetuning/query_loss_after"])
+    base = MetaRLAgent.load(run / "checkpoint", env, seed=0)  # the same sampling state: the same episodes
+    rollout = base.collect(envs, tasks, [base.new_state() for _ in tasks], 2, [0, 100], remember=False)
+    loss = 0.0
+    for slot in range(len(tasks)):
+        mine = rollout.select(np.flatnonzero(rollout.slot == slot))
+        support, query = (mine.select(np.flatnonzero(mine.episode == e)) for e in (0, 1))
+        loss = loss + memoryless_slate_loss(base.model, query, rms_reward(support.reward)) / len(tasks)
+    loss.backward()
+    gradients = [torch.zeros_like(p) if p.grad is None else p.grad for p in base.model.parameters()]
+    clip = min(1.0, 1.0 / (torch.cat([g.flatten() for g in gradients]).norm().item() + 1e-6))
+    for change, gradient in zip(update, gradients, strict=True):
+        torch.testing.assert_close(change, clip * gradient, atol=1e-6, rtol=1e-4)
+    tuned_update, tuned_record = step(3)
+    assert tuned_record["finetuning/query_loss_after"] != pytest.approx(tuned_record["finetuning/query_loss_before"])
+    assert any(not torch.allclose(a, b, atol=1e-6) for a, b in zip(update, tuned_update, strict=True))
+
+
+def test_meta_train_runs_the_finetuning_iterations_after_the_ppo_ones(tmp_path, monkeypatch):
+    support_episodes = []
+    real_step = MetaRLAgent.finetuning_meta_step
+
+    def recorded_step(self, envs, tasks, support, *args):
+        support_episodes.append(support)
+        return real_step(self, envs, tasks, support, *args)
+
+    monkeypatch.setattr(MetaRLAgent, "finetuning_meta_step", recorded_step)
+    config = MetaConfig(**{**TINY, "finetune_iterations": 2, "finetune_support_episodes": 2})
+    meta_train(config, tmp_path / "run", progress=False)
+    assert support_episodes == [2, 2]
+    assert json.loads((tmp_path / "run" / "checkpoint" / "training.json").read_text()) == {"iterations_done": 5}
+
+
 def test_save_load_round_trip_gives_identical_actions(run, tmp_path):
     config = MetaConfig(**TINY)
     env = config.make_env()
@@ -252,6 +309,8 @@ def test_meta_config_names_bad_keys_and_values(tmp_path):
         MetaConfig(adaptation={"gamma": 2.0})
     with pytest.raises(ValueError, match="num_variants must be an integer >= 0"):
         MetaConfig(num_variants=-1)
+    with pytest.raises(ValueError, match="finetune_iterations must be an integer >= 0"):
+        MetaConfig(finetune_iterations=1.5)
     assert MetaConfig.from_yaml("experiments/meta_quick.yaml").iterations > 0
 
 

@@ -30,6 +30,11 @@ phases; the query phase's losses go through the adapted parameters, so they trai
 and the learning rates (the query's slate losses are the Meta-SGD objective on new users of the task). Rewards are divided by the task's reward scale (root mean square step reward of its
 support episodes), so domains with large rewards do not drown the others.
 
+**Fine-tuning meta-training** (``MetaRLAgent.finetuning_meta_step``, after the PPO iterations when the
+config asks for it): first-order MAML with the test-time fine-tuning as the inner loop. Each task's support
+episodes fine-tune a copy of the model; the gradient of the copy's slate losses on the task's query
+episodes is applied to the model, so the initialisation learns to be fine-tuned.
+
 **Meta-gradient hyperparameters** (``meta_hyperparameters=True``, after Xu, van Hasselt and Silver, 2018):
 the loss weights (``value_coef``, ``entropy_coef``, ``aux_coef``) and the discount ``gamma`` become
 meta-parameters (log weights, logit discount; the settings give their initial values). Each iteration
@@ -208,6 +213,13 @@ def slate_targets(rollout: Rollout, scale: float | np.ndarray) -> tuple[torch.Te
         torch.as_tensor(rollout.reward / scale, dtype=torch.float32, device=device),
         torch.as_tensor(rollout.engagement, device=device),
     )
+
+
+def memoryless_slate_loss(model: BertRecommender, rollout: Rollout, scale: float) -> torch.Tensor:
+    """The summed slate losses of ``model`` on ``rollout``'s steps seen with an empty memory, rewards divided
+    by ``scale``: the fine-tuning objective."""
+    batch = replace(rollout.batch, context_tokens=None, context_responses=None)
+    return sum(slate_losses(model(batch), *slate_targets(rollout, scale)).values())
 
 
 @dataclass
@@ -547,12 +559,11 @@ class MetaRLAgent:
         procedure); the same on a pretrained recommender is the baseline. The new agent keeps this one's
         meta-parameters (learned learning rates, temperature) and sampling state; this agent is unchanged."""
         model = copy.deepcopy(self.model)
-        batch = replace(rollout.batch, context_tokens=None, context_responses=None)
-        targets = slate_targets(rollout, rms_reward(rollout.reward))
+        scale = rms_reward(rollout.reward)
         optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
         model.eval()
         for _ in range(steps):
-            loss = sum(slate_losses(model(batch), *targets).values())
+            loss = memoryless_slate_loss(model, rollout, scale)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -667,6 +678,52 @@ class MetaRLAgent:
             torch.cat([v.detach().flatten() for v in self.meta.learning_rates().values()]).mean()
         )
         return record
+
+    def finetuning_meta_step(
+        self,
+        envs: list[gym.Env],
+        tasks: list[Task],
+        support_episodes: int,
+        query_episodes: int,
+        seeds: list[int],
+        optimizer: torch.optim.Optimizer,
+        steps: int,
+        learning_rate: float,
+    ) -> dict[str, float]:
+        """One iteration of first-order MAML through the test-time fine-tuning (``finetuned``): each task's
+        support episodes fine-tune a copy of the model, and the gradient of that copy's slate losses on the
+        task's query episodes (new users, the same base policy) is the model's, averaged over the tasks.
+        Trains the initialisation that fine-tuning starts from; returns mean losses and returns."""
+        rollout = self.collect(
+            envs, tasks, [self.new_state() for _ in tasks], support_episodes + query_episodes, seeds, remember=False
+        )
+        parameters = list(self.model.parameters())
+        gradients = [torch.zeros_like(p) for p in parameters]
+        before, after = [], []
+        for slot in range(len(tasks)):
+            mine = rollout.select(np.flatnonzero(rollout.slot == slot))
+            support = mine.select(np.flatnonzero(mine.episode < support_episodes))
+            query = mine.select(np.flatnonzero(mine.episode >= support_episodes))
+            scale = rms_reward(support.reward)
+            with torch.no_grad():
+                before.append(memoryless_slate_loss(self.model, query, scale).item())
+            tuned = self.finetuned(support, steps, learning_rate).model
+            loss = memoryless_slate_loss(tuned, query, scale)
+            after.append(loss.item())
+            tuned_gradients = torch.autograd.grad(loss, list(tuned.parameters()), allow_unused=True)
+            for total, gradient in zip(gradients, tuned_gradients, strict=True):
+                if gradient is not None:  # the value head is not in the slate losses
+                    total += gradient / len(tasks)
+        optimizer.zero_grad()
+        for parameter, gradient in zip(parameters, gradients, strict=True):
+            parameter.grad = gradient
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        return {
+            "finetuning/query_loss_before": float(np.mean(before)),
+            "finetuning/query_loss_after": float(np.mean(after)),
+            "query/return": float(np.mean(list(rollout.returns_per_episode().values()))),
+        }
 
     def validation_objective(self, rollout: Rollout, slots: int) -> torch.Tensor:
         """The hyperparameters' meta-objective: the policy-gradient loss of ``rollout`` (episodes just collected

@@ -1,4 +1,5 @@
-"""Meta-training from a YAML config: logs, pretraining, then meta-RL iterations with checkpoints and resume.
+"""Meta-training from a YAML config: logs, pretraining, then meta-RL iterations (and any fine-tuning
+meta-training iterations after them) with checkpoints and resume.
 
 ``meta_train(config, out)`` writes under ``out/``:
 
@@ -58,6 +59,9 @@ class MetaConfig:
     ``AdaptationSettings`` fields); a checkpoint every ``checkpoint_every`` iterations. With
     ``adaptation: {meta_hyperparameters: true}``, ``validation_tasks`` tasks of the validation split per
     iteration give the meta-gradient of the loss weights and discount (Adam at ``meta_learning_rate``).
+    Fine-tuning meta-training: then ``finetune_iterations`` iterations of ``MetaRLAgent.finetuning_meta_step``
+    (first-order MAML through the test-time fine-tuning), each task with ``finetune_support_episodes`` support
+    and ``query_episodes`` query episodes; 0 (the default) skips it.
     Meta-test: ``adaptation_episodes`` (the curve's points), ``eval_episodes`` per task and point,
     ``test_domain_tasks`` cohorts of the held-out domain, ``finetune_steps`` of Adam at ``finetune_lr``
     for the fine-tuned baseline.
@@ -83,6 +87,8 @@ class MetaConfig:
     meta_learning_rate: float = 1e-2
     checkpoint_every: int = 10
     validation_tasks: int = 2
+    finetune_iterations: int = 0
+    finetune_support_episodes: int = 5
     adaptation: dict[str, Any] = dataclasses.field(default_factory=dict)
     adaptation_episodes: tuple[int, ...] = (0, 1, 2, 5, 10)
     eval_episodes: int = 8
@@ -95,12 +101,13 @@ class MetaConfig:
         object.__setattr__(self, "adaptation_episodes", tuple(self.adaptation_episodes))
         positive = ("num_cohorts", "iterations", "tasks_per_iteration", "support_episodes", "query_episodes")
         positive += ("log_episodes", "pretrain_steps", "ppo_epochs", "checkpoint_every", "eval_episodes")
-        positive += ("validation_tasks",)
+        positive += ("validation_tasks", "finetune_support_episodes")
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not isinstance(self.num_variants, int) or self.num_variants < 0:
-            raise ValueError(f"num_variants must be an integer >= 0, got {self.num_variants!r}")
+        for name in ("num_variants", "finetune_iterations"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
         if not self.adaptation_episodes or min(self.adaptation_episodes) < 0:
             raise ValueError(f"adaptation_episodes must be integers >= 0, got {self.adaptation_episodes}")
         self.settings  # noqa: B018 (validates the adaptation keys)
@@ -238,11 +245,12 @@ def meta_train(
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(out / "tensorboard" / "meta"))
+    total = config.iterations + config.finetune_iterations
     bar = tqdm(
-        range(done, config.iterations),
+        range(done, total),
         desc="meta-training",
         initial=done,
-        total=config.iterations,
+        total=total,
         disable=not progress,
     )
     try:
@@ -251,23 +259,35 @@ def meta_train(
             torch.manual_seed(int(rng.integers(2**31)))
             agent.generator.manual_seed(int(rng.integers(2**31)))
             chosen, seeds = draw_tasks(rng, tasks, config.tasks_per_iteration)
-            validation = None
-            if learn_hyperparameters:  # drawn after the above: runs without it draw the same tasks and seeds
-                validation = (validation_envs, *draw_tasks(rng, validation_split, config.validation_tasks))
-            record = agent.meta_step(
-                envs,
-                chosen,
-                config.support_episodes,
-                config.query_episodes,
-                seeds,
-                optimizer,
-                config.ppo_epochs,
-                validation,
-            )
+            if iteration >= config.iterations:
+                record = agent.finetuning_meta_step(
+                    envs,
+                    chosen,
+                    config.finetune_support_episodes,
+                    config.query_episodes,
+                    seeds,
+                    optimizer,
+                    config.finetune_steps,
+                    config.finetune_lr,
+                )
+            else:
+                validation = None
+                if learn_hyperparameters:  # drawn after the above: runs without it draw the same tasks and seeds
+                    validation = (validation_envs, *draw_tasks(rng, validation_split, config.validation_tasks))
+                record = agent.meta_step(
+                    envs,
+                    chosen,
+                    config.support_episodes,
+                    config.query_episodes,
+                    seeds,
+                    optimizer,
+                    config.ppo_epochs,
+                    validation,
+                )
             for name, value in record.items():
                 writer.add_scalar(name, value, iteration)
             bar.set_postfix(query_return=f"{record['query/return']:.1f}", refresh=False)
-            if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == config.iterations:
+            if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == total:
                 save_checkpoint(agent, optimizer, iteration + 1, checkpoint)
     finally:
         writer.close()
