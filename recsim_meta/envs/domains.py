@@ -563,6 +563,11 @@ PRESETS: dict[str, DomainConfig] = {
 DOMAINS: tuple[str, ...] = ("ecommerce", "news", "video", "social", "game", "finance")  # the six domains
 
 
+def seed_of(text: str) -> int:
+    """A stable integer seed for a name (a domain's): its CRC-32."""
+    return zlib.crc32(text.encode())
+
+
 def domain_variant(config: DomainConfig, variant: int) -> DomainConfig:
     """Procedural variant ``variant`` of a domain (0: the domain itself), for meta-training on domain shift.
 
@@ -575,7 +580,7 @@ def domain_variant(config: DomainConfig, variant: int) -> DomainConfig:
     """
     if variant == 0:
         return config
-    rng = np.random.default_rng([variant, zlib.crc32(config.name.encode())])
+    rng = np.random.default_rng([variant, seed_of(config.name)])
 
     def factor() -> float:
         return float(2.0 ** rng.uniform(-1.0, 1.0))

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from recsim_meta.envs.domains import RESPONSES, UTILITY_TERM_KINDS, DomainConfig, domain_variant
+from recsim_meta.envs.domains import RESPONSES, UTILITY_TERM_KINDS, DomainConfig, domain_variant, seed_of
 from recsim_meta.sim.catalog import make_catalog
 from recsim_meta.sim.choice import CHOICE_CODES, choice_probabilities
 from recsim_meta.sim.kernels import (
@@ -175,10 +174,6 @@ def user_feature_names(config: DomainConfig) -> tuple[str, ...]:
     return USER_FEATURES + config.observed_traits
 
 
-def _seed_of(text: str) -> int:
-    return zlib.crc32(text.encode())
-
-
 class World:
     """Catalogue, knowledge graph and user cohort of one task, and the dynamics of its sessions.
 
@@ -189,7 +184,7 @@ class World:
         config = domain_variant(config, task.variant)
         self.config = config
         self.task = task
-        rng = np.random.default_rng([task.catalogue_seed, _seed_of(config.name)])
+        rng = np.random.default_rng([task.catalogue_seed, seed_of(config.name)])
         self.catalog = make_catalog(
             rng,
             num_items=config.num_items,
@@ -221,7 +216,7 @@ class World:
         # weight of each history slot (oldest first) in the KG boost
         self.boost_weights = config.boost_decay ** np.arange(config.history_length - 1, -1, -1)
 
-        cohort_rng = np.random.default_rng([task.cohort_seed, _seed_of(config.name)])
+        cohort_rng = np.random.default_rng([task.cohort_seed, seed_of(config.name)])
         favourites = cohort_rng.choice(
             config.num_topics, size=config.favourite_topics, replace=False, p=catalog.topic_popularity
         )
