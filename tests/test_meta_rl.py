@@ -254,7 +254,7 @@ def test_finetuning_meta_step_is_the_query_gradient_at_the_fine_tuned_copy(run):
     for slot in range(len(tasks)):
         mine = rollout.select(np.flatnonzero(rollout.slot == slot))
         support, query = (mine.select(np.flatnonzero(mine.episode == e)) for e in (0, 1))
-        loss = loss + memoryless_slate_loss(base.model, query, rms_reward(support.reward)) / len(tasks)
+        loss = loss + memoryless_slate_loss(query, rms_reward(support.reward))(base.model) / len(tasks)
     loss.backward()
     gradients = [torch.zeros_like(p) if p.grad is None else p.grad for p in base.model.parameters()]
     clip = min(1.0, 1.0 / (torch.cat([g.flatten() for g in gradients]).norm().item() + 1e-6))

@@ -50,6 +50,7 @@ import copy
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -215,11 +216,26 @@ def slate_targets(rollout: Rollout, scale: float | np.ndarray) -> tuple[torch.Te
     )
 
 
-def memoryless_slate_loss(model: BertRecommender, rollout: Rollout, scale: float) -> torch.Tensor:
-    """The summed slate losses of ``model`` on ``rollout``'s steps seen with an empty memory, rewards divided
-    by ``scale``: the fine-tuning objective."""
+def memoryless_slate_loss(rollout: Rollout, scale: float) -> Callable[[BertRecommender], torch.Tensor]:
+    """The fine-tuning objective on ``rollout``: a model's summed slate losses on its steps seen with an empty
+    memory, rewards divided by ``scale`` (inputs and targets built once)."""
     batch = replace(rollout.batch, context_tokens=None, context_responses=None)
-    return sum(slate_losses(model(batch), *slate_targets(rollout, scale)).values())
+    targets = slate_targets(rollout, scale)
+    return lambda model: sum(slate_losses(model(batch), *targets).values())
+
+
+def finetuned_copy(model: BertRecommender, rollout: Rollout, steps: int, learning_rate: float) -> BertRecommender:
+    """A copy of ``model`` trained for ``steps`` full-batch Adam steps of ``memoryless_slate_loss`` on
+    ``rollout`` (rewards in units of its ``rms_reward``); ``model`` is unchanged."""
+    model = copy.deepcopy(model)
+    loss = memoryless_slate_loss(rollout, rms_reward(rollout.reward))
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    model.eval()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss(model).backward()
+        optimizer.step()
+    return model
 
 
 @dataclass
@@ -558,16 +574,7 @@ class MetaRLAgent:
         plain fine-tuning of every parameter, here from the meta-learned initialisation (Reptile's test-time
         procedure); the same on a pretrained recommender is the baseline. The new agent keeps this one's
         meta-parameters (learned learning rates, temperature) and sampling state; this agent is unchanged."""
-        model = copy.deepcopy(self.model)
-        scale = rms_reward(rollout.reward)
-        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-        model.eval()
-        for _ in range(steps):
-            loss = memoryless_slate_loss(model, rollout, scale)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        return self._sibling(model, self.settings)
+        return self._sibling(finetuned_copy(self.model, rollout, steps, learning_rate), self.settings)
 
     def _sibling(self, model: BertRecommender, settings: AdaptationSettings) -> MetaRLAgent:
         """An agent with ``model`` and ``settings``, and a copy of this one's meta-parameters and sampling state."""
@@ -704,11 +711,11 @@ class MetaRLAgent:
             mine = rollout.select(np.flatnonzero(rollout.slot == slot))
             support = mine.select(np.flatnonzero(mine.episode < support_episodes))
             query = mine.select(np.flatnonzero(mine.episode >= support_episodes))
-            scale = rms_reward(support.reward)
+            query_loss = memoryless_slate_loss(query, rms_reward(support.reward))
             with torch.no_grad():
-                before.append(memoryless_slate_loss(self.model, query, scale).item())
-            tuned = self.finetuned(support, steps, learning_rate).model
-            loss = memoryless_slate_loss(tuned, query, scale)
+                before.append(query_loss(self.model).item())
+            tuned = finetuned_copy(self.model, support, steps, learning_rate)
+            loss = query_loss(tuned)
             after.append(loss.item())
             tuned_gradients = torch.autograd.grad(loss, list(tuned.parameters()), allow_unused=True)
             for total, gradient in zip(gradients, tuned_gradients, strict=True):
