@@ -23,7 +23,7 @@ import torch
 from recsim_meta.agents.meta_rl import MetaRLAgent
 from recsim_meta.agents.meta_training import MetaConfig, pretrained_model
 from recsim_meta.evaluation.adaptation import greedy_returns, reference_returns, task_seeds
-from recsim_meta.evaluation.rollout import mean_ci
+from recsim_meta.evaluation.rollout import mean_ci, oracle_normalised
 
 
 def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], episodes: int, cohorts: int) -> dict:
@@ -47,7 +47,7 @@ def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], epi
             (mean,) = greedy_returns(
                 actor, [envs[i]], [tasks[i]], [actor.new_state()], [eval_seeds[i]], config.eval_episodes
             )
-            values.append((mean - low[i]) / (high[i] - low[i]))
+            values.append(oracle_normalised(mean, low[i], high[i]))
         result[setting] = values
     return result
 

@@ -32,7 +32,7 @@ from recsim_meta.agents.meta_rl import (
     concat_rollouts,
 )
 from recsim_meta.agents.meta_training import MetaConfig
-from recsim_meta.evaluation.rollout import mean_ci, run_episodes
+from recsim_meta.evaluation.rollout import mean_ci, oracle_normalised, run_episodes
 from recsim_meta.sim.tasks import Task
 
 FINETUNED = "finetuned"
@@ -110,7 +110,7 @@ def meta_test(
                     "return": float(values[i]),
                     "random": float(low),
                     "oracle": float(high),
-                    "score": float((values[i] - low) / (high - low)) if high != low else float("nan"),
+                    "score": oracle_normalised(values[i], low, high),
                 }
             )
     return rows

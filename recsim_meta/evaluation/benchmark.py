@@ -41,7 +41,7 @@ from recsim_meta.envs import MULTI_DOMAIN_ID, PRESETS
 from recsim_meta.envs.wrappers import FixedTask
 from recsim_meta.evaluation.metrics import SlateMetrics
 from recsim_meta.evaluation.results import ResultsFile, run_all
-from recsim_meta.evaluation.rollout import run_episodes
+from recsim_meta.evaluation.rollout import oracle_normalised, run_episodes
 from recsim_meta.sim.tasks import Task
 
 REFERENCES = ("random", "popularity", "oracle")
@@ -308,7 +308,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "return": value,
         "random": low,
         "oracle": high,
-        "score": (value - low) / (high - low) if high != low else float("nan"),
+        "score": oracle_normalised(value, low, high),
         "ctr": float(stats.clicks.sum() / stats.lengths.sum()),
         "session_length": float(stats.lengths.mean()),
         "diversity": metrics.diversity,

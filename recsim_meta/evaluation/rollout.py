@@ -86,6 +86,11 @@ def evaluation_tasks(env: gym.Env, num_tasks: int, seed: int = 0) -> list[Task |
     return sample_tasks(env.unwrapped.config.name, num_tasks, seed)
 
 
+def oracle_normalised(value: float, random: float, oracle: float) -> float:
+    """The oracle-normalised score ``(R - R_random) / (R_oracle - R_random)`` (NaN when the two are equal)."""
+    return float((value - random) / (oracle - random)) if oracle != random else float("nan")
+
+
 def mean_ci(values: np.ndarray, z: float = 1.96) -> tuple[float, float, float]:
     """Mean and its normal-approximation 95 % confidence interval ``(mean, low, high)``."""
     mean = float(np.mean(values))
