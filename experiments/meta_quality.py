@@ -18,10 +18,15 @@ meta-tests on more cohorts of the left-out domain than the config's:
 
 ``--meta-hyperparameters`` meta-trains with the loss weights and discount learned by meta-gradient
 (``adaptation: {meta_hyperparameters: true}``); ``--set KEY=VALUE ...`` overrides other config keys, e.g.
-``--set num_variants=6 finetune_iterations=40``. Give such runs their own ``--out``.
+``--set num_variants=6 finetune_iterations=40``. Give such runs their own ``--out``; only the meta-test's keys
+(``adaptation_episodes``, ``eval_episodes``, ``test_domain_tasks``, ``adaptation_draws``) may change on a finished
+run, e.g. the mean over 4 independent sets of adaptation episodes per task, in curves of their own:
+
+    python experiments/meta_quality.py --seeds 0 1 2 --set adaptation_draws=4 --points 0 5 --curves curves_draws4
 
 Every run also has ``meta_finetuned`` (the baseline's fine-tuning from the meta-learned weights) and prints
-each method's score minus the fine-tuned baseline's on the same task, seed and users.
+each method's score minus the fine-tuned baseline's on the same task, seed and users, over all pairs and
+per seed.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from recsim_meta.evaluation.adaptation import (
     paired_difference_table,
     plot_curves,
     read_rows,
+    seed_difference_table,
     write_rows,
 )
 
@@ -103,6 +109,8 @@ def main() -> None:
     print(curve_table(rows, "return"))
     print("\nScore minus the fine-tuned baseline's on the same task, seed and users, mean [95% CI] (share ahead):\n")
     print(paired_difference_table(rows))
+    print(f"\nThe same at {max(r['episodes'] for r in rows)} episodes, mean over the tasks of each seed:\n")
+    print(seed_difference_table(rows))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import math
@@ -40,6 +41,7 @@ from recsim_meta.evaluation.adaptation import (
     curve_table,
     meta_test,
     paired_difference_table,
+    seed_difference_table,
 )
 from recsim_meta.sim.tasks import sample_tasks
 
@@ -311,6 +313,10 @@ def test_meta_config_names_bad_keys_and_values(tmp_path):
         MetaConfig(num_variants=-1)
     with pytest.raises(ValueError, match="finetune_iterations must be an integer >= 0"):
         MetaConfig(finetune_iterations=1.5)
+    with pytest.raises(ValueError, match="adaptation_draws must be a positive integer"):
+        MetaConfig(adaptation_draws=0)
+    with pytest.raises(ValueError, match=r"adaptation_draws x max\(adaptation_episodes\) must be <= 1000.*200 x 10"):
+        MetaConfig(adaptation_draws=200)
     assert MetaConfig.from_yaml("experiments/meta_quick.yaml").iterations > 0
 
 
@@ -318,8 +324,9 @@ def test_a_finished_run_is_not_overwritten_without_resume(run):
     before = (run / "checkpoint" / "training.json").read_text()
     with pytest.raises(ValueError, match="already holds a run"):
         meta_train(MetaConfig(**TINY), run, progress=False)
-    with pytest.raises(ValueError, match="differs from the given config"):
+    with pytest.raises(ValueError, match="differs from the given config in iterations"):
         meta_train(MetaConfig(**{**TINY, "iterations": 5}), run, resume=True, progress=False)
+    meta_train(MetaConfig(**{**TINY, "eval_episodes": 3}), run, resume=True, progress=False)  # a meta-test key
     assert (run / "checkpoint" / "training.json").read_text() == before
 
 
@@ -381,6 +388,21 @@ def test_meta_test_writes_curves_for_every_method_and_point(run):
     assert all(torch.equal(v.cpu(), reference[k].cpu()) for k, v in baseline.state_dict().items())  # fine-tuning copies
 
 
+def test_meta_test_averages_the_adapted_results_over_draws_of_adaptation_episodes(run, tmp_path):
+    config = MetaConfig(**{**TINY, "adaptation_episodes": [0, 1], "eval_episodes": 1})
+    twice = dataclasses.replace(config, adaptation_draws=2)
+    agent = MetaRLAgent.load(run / "checkpoint", config.make_env())
+    baseline = read_model(run / "pretrained")
+    one, two = (meta_test(agent, baseline, c, seed=0, progress=False) for c in (config, twice))
+    assert [(r["task"], r["method"], r["episodes"]) for r in one] == [
+        (r["task"], r["method"], r["episodes"]) for r in two
+    ]
+    pairs = [(a["return"], b["return"], a["episodes"]) for a, b in zip(one, two, strict=True)]
+    assert all(a == b for a, b, k in pairs if k == 0)  # before adaptation every draw is the same
+    assert any(a != b for a, b, k in pairs if k == 1)  # after it, the mean over two draws
+    assert meta_test(agent, baseline, twice, seed=0, progress=False) == two
+
+
 def test_cli_adapt_reports_before_and_after(run, capsys):
     task = f"video/{sample_tasks('video', 10, 0)[3].cohort}"
     cli(["adapt", "--checkpoint", str(run / "checkpoint"), "--task", task, "--episodes", "1", "--eval-episodes", "2"])
@@ -406,3 +428,4 @@ def test_tables_average_over_tasks_and_seeds_and_pair_methods_on_the_same_users(
     table = paired_difference_table(rows)
     assert "| r | gradient | +0.150 [" in table and "(75%)" in table  # differences 0.2, -0.1, 0.3, 0.2
     assert FINETUNED not in table.splitlines()[2]
+    assert "| r | gradient | +0.050 | +0.250 |" in seed_difference_table(rows)  # seed 0: 0.2, -0.1; seed 1: 0.3, 0.2

@@ -41,6 +41,8 @@ from recsim_meta.sim.tasks import Task
 
 TRAINING_FILE = "training.json"
 OPTIMIZER_FILE = "optimizer.pt"
+TASK_SEED_STRIDE = 1000  # meta-test episode seeds of consecutive tasks are this far apart
+META_TEST_KEYS = ("adaptation_episodes", "eval_episodes", "test_domain_tasks", "adaptation_draws")  # not training
 MODEL_SIZES = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "context_length")
 
 
@@ -64,7 +66,8 @@ class MetaConfig:
     and ``query_episodes`` query episodes; 0 (the default) skips it.
     Meta-test: ``adaptation_episodes`` (the curve's points), ``eval_episodes`` per task and point,
     ``test_domain_tasks`` cohorts of the held-out domain, ``finetune_steps`` of Adam at ``finetune_lr``
-    for the fine-tuned baseline.
+    for the fine-tuned baseline, ``adaptation_draws`` independent sets of adaptation episodes per task
+    (the results after adaptation are means over them).
     """
 
     held_out_domain: str | None = "video"
@@ -95,13 +98,14 @@ class MetaConfig:
     test_domain_tasks: int = 4
     finetune_steps: int = 20
     finetune_lr: float = 1e-3
+    adaptation_draws: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "adaptation_episodes", tuple(self.adaptation_episodes))
         positive = ("num_cohorts", "iterations", "tasks_per_iteration", "support_episodes", "query_episodes")
         positive += ("log_episodes", "pretrain_steps", "ppo_epochs", "checkpoint_every", "eval_episodes")
-        positive += ("validation_tasks", "finetune_support_episodes")
+        positive += ("validation_tasks", "finetune_support_episodes", "adaptation_draws")
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -110,6 +114,11 @@ class MetaConfig:
                 raise ValueError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
         if not self.adaptation_episodes or min(self.adaptation_episodes) < 0:
             raise ValueError(f"adaptation_episodes must be integers >= 0, got {self.adaptation_episodes}")
+        if self.adaptation_draws * max(self.adaptation_episodes) > TASK_SEED_STRIDE:
+            raise ValueError(
+                f"adaptation_draws x max(adaptation_episodes) must be <= {TASK_SEED_STRIDE} (the episode seeds of "
+                f"one meta-test task), got {self.adaptation_draws} x {max(self.adaptation_episodes)}"
+            )
         self.settings  # noqa: B018 (validates the adaptation keys)
 
     @property
@@ -119,6 +128,10 @@ class MetaConfig:
         if unknown:
             raise ValueError(f"unknown adaptation key(s) {unknown}; accepted: {', '.join(accepted)}")
         return AdaptationSettings(**self.adaptation)
+
+    def training_keys(self) -> dict[str, Any]:
+        """The keys that decide the meta-training run (all but ``META_TEST_KEYS``): what a resumed run must keep."""
+        return {key: value for key, value in dataclasses.asdict(self).items() if key not in META_TEST_KEYS}
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> MetaConfig:
@@ -213,15 +226,20 @@ def meta_train(
 
     Raises:
         ValueError: ``out`` already holds a run and ``resume`` is off (nothing is overwritten), or
-            ``resume`` with a checkpoint of another config.
+            ``resume`` with a checkpoint of a config with other training keys (``MetaConfig.training_keys``).
     """
     out = Path(out)
     config_file = out / "config.yaml"
     if config_file.exists():
         if not resume:
             raise ValueError(f"{out} already holds a run; pass resume=True (--resume) or choose another folder")
-        if MetaConfig.from_yaml(config_file) != config:
-            raise ValueError(f"{config_file} differs from the given config: resume with the same config")
+        saved = MetaConfig.from_yaml(config_file).training_keys()
+        changed = sorted(key for key, value in config.training_keys().items() if saved[key] != value)
+        if changed:
+            raise ValueError(
+                f"{config_file} differs from the given config in {', '.join(changed)}: resume with the same "
+                f"training keys (only the meta-test's {', '.join(META_TEST_KEYS)} may change)"
+            )
     out.mkdir(parents=True, exist_ok=True)
     for staging in out.glob(".*-*"):  # half-written checkpoints of a killed run; the last complete one stays
         shutil.rmtree(staging, ignore_errors=True)

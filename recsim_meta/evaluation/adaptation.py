@@ -10,6 +10,10 @@ slate losses) on the very same ``k`` episodes, and so is the meta-trained agent 
 same fine-tuning from the meta-learned initialisation); all are evaluated on the same users (paired
 seeds), as are the random policy and the myopic oracle, which give the oracle-normalised score
 ``(R - R_random) / (R_oracle - R_random)``.
+
+Where a task's result after adaptation turns on which episodes it adapted on (fine-tuning on a new domain
+does), ``adaptation_draws`` D > 1 repeats the adaptation from D independent sets of adaptation episodes (new
+users of the cohort; same evaluation users) and reports the mean return over them.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from recsim_meta.agents.meta_rl import (
     TaskState,
     concat_rollouts,
 )
-from recsim_meta.agents.meta_training import MetaConfig
+from recsim_meta.agents.meta_training import TASK_SEED_STRIDE, MetaConfig
 from recsim_meta.evaluation.rollout import mean_ci, oracle_normalised, run_episodes
 from recsim_meta.sim.tasks import Task
 
@@ -65,35 +69,50 @@ def meta_test(
 
     references = reference_returns(envs, [task for _, task in tasks], eval_seeds, config.eval_episodes, seed)
 
-    # adaptation episodes, one at a time so that the memory after k episodes can be kept
-    states = [agent.new_state() for _ in slots]
-    episodes: list[Rollout] = []
-    memories = {0: [s.memory for s in fresh]}
-    for e in range(max(points)):
-        episodes.append(
-            agent.collect(envs, [t for _, t in tasks], states, 1, [s + e for s in adapt_seeds], remember=True)
-        )
-        memories[e + 1] = [copy.deepcopy(s.memory) for s in states]
-
     def evaluate_finetuned(actor: MetaRLAgent, adaptation: Rollout, i: int) -> float:
         mine = adaptation.select(np.flatnonzero(adaptation.slot == i))
         tuned = actor.finetuned(mine, config.finetune_steps, config.finetune_lr)
         return evaluate(tuned, [tuned.new_state()], [i])[0]
 
+    def adapted_returns(draw: int, ks: list[int], bar: tqdm) -> dict[tuple[str, int], np.ndarray]:
+        """Each method's returns after ``k`` adaptation episodes (``k`` in ``ks``), episodes of draw ``draw``."""
+        # adaptation episodes, one at a time so that the memory after k episodes can be kept
+        states = [agent.new_state() for _ in slots]
+        first = [s + draw * max(points) for s in adapt_seeds]
+        episodes: list[Rollout] = []
+        memories = {0: [s.memory for s in fresh]}
+        for e in range(max(ks)):
+            episodes.append(
+                agent.collect(envs, [t for _, t in tasks], states, 1, [s + e for s in first], remember=True)
+            )
+            memories[e + 1] = [copy.deepcopy(s.memory) for s in states]
+        returns = {}
+        for k in ks:
+            adaptation = concat_rollouts(episodes[:k]) if k else None
+            for mode in MODES:
+                adapted = agent.adapt_states(adaptation, [TaskState(m) for m in memories[k]], mode)
+                returns[(mode, k)] = evaluate(agent, adapted, list(slots))
+                bar.update()
+            for method, actor in ((FINETUNED, base), (META_FINETUNED, agent)):
+                if adaptation is None:
+                    returns[(method, k)] = evaluate(actor, fresh, list(slots))
+                else:
+                    returns[(method, k)] = np.array([evaluate_finetuned(actor, adaptation, i) for i in slots])
+                bar.update()
+        return returns
+
+    # before adaptation (k = 0) every draw is the same; after it, the mean over the draws
+    adapted_points = [k for k in points if k]
+    draws = config.adaptation_draws if adapted_points else 1
+    bar = tqdm(
+        total=(len(points) + (draws - 1) * len(adapted_points)) * (len(MODES) + 2),
+        desc="meta-test",
+        disable=not progress,
+    )
     returns: dict[tuple[str, int], np.ndarray] = {}
-    bar = tqdm(total=len(points) * (len(MODES) + 2), desc="meta-test", disable=not progress)
-    for k in points:
-        adaptation = concat_rollouts(episodes[:k]) if k else None
-        for mode in MODES:
-            adapted = agent.adapt_states(adaptation, [TaskState(m) for m in memories[k]], mode)
-            returns[(mode, k)] = evaluate(agent, adapted, list(slots))
-            bar.update()
-        for method, actor in ((FINETUNED, base), (META_FINETUNED, agent)):
-            if adaptation is None:
-                returns[(method, k)] = evaluate(actor, fresh, list(slots))
-            else:
-                returns[(method, k)] = np.array([evaluate_finetuned(actor, adaptation, i) for i in slots])
-            bar.update()
+    for draw in range(draws):
+        for (method, k), values in adapted_returns(draw, points if draw == 0 else adapted_points, bar).items():
+            returns[(method, k)] = returns.get((method, k), 0) + (values / draws if k else values)
     bar.close()
 
     rows = []
@@ -120,8 +139,8 @@ def task_seeds(seed: int, count: int) -> tuple[list[int], list[int]]:
     """The first episode seeds of ``count`` held-out tasks in the meta-test of run ``seed``: for the
     evaluation episodes and for the adaptation episodes (the next episodes take the next seeds)."""
     return (
-        [1_000_000 + 100_000 * seed + 1000 * i for i in range(count)],
-        [2_000_000 + 100_000 * seed + 1000 * i for i in range(count)],
+        [1_000_000 + 100_000 * seed + TASK_SEED_STRIDE * i for i in range(count)],
+        [2_000_000 + 100_000 * seed + TASK_SEED_STRIDE * i for i in range(count)],
     )
 
 
@@ -176,29 +195,52 @@ def curve_table(rows: list[dict], value: str = "score") -> str:
     return "\n".join(lines)
 
 
-def paired_difference_table(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> str:
-    """Markdown: per regime, method and point, the mean of ``value`` minus the ``reference`` method's on the same
-    task, seed and point (same users) [95 % CI], and the share of those pairs where the method is ahead."""
+def paired_differences(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> dict[tuple, float]:
+    """``(regime, method, episodes, task, seed)``: ``value`` minus the ``reference`` method's on the same task,
+    seed and point (the same users), for every method but the reference, regime by regime."""
     keyed = {(r["regime"], r["method"], r["episodes"], r["task"], r["seed"]): r[value] for r in rows}
+    return {
+        (regime, method, k, task, seed): score - keyed[(regime, reference, k, task, seed)]
+        for regime in dict.fromkeys(r["regime"] for r in rows)
+        for (g, method, k, task, seed), score in keyed.items()
+        if g == regime and method != reference
+    }
+
+
+def paired_difference_table(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> str:
+    """Markdown: per regime, method and point, the mean of ``paired_differences`` [95 % CI] and the share of
+    those pairs where the method is ahead."""
+    differences = paired_differences(rows, reference, value)
     points = sorted({r["episodes"] for r in rows})
     lines = [
         "| regime | method | " + " | ".join(f"{k} episodes: minus {reference} (ahead)" for k in points) + " |",
         "|---|---|" + "---:|" * len(points),
     ]
-    for regime in dict.fromkeys(r["regime"] for r in rows):
-        for method in dict.fromkeys(r["method"] for r in rows if r["method"] != reference):
-            cells = []
-            for k in points:
-                differences = np.array(
-                    [
-                        keyed[(regime, method, k, task, seed)] - keyed[(regime, reference, k, task, seed)]
-                        for (g, m, e, task, seed) in keyed
-                        if (g, m, e) == (regime, method, k)
-                    ]
-                )
-                mean, low, high = mean_ci(differences)
-                cells.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}] ({np.mean(differences > 0):.0%})")
-            lines.append(f"| {regime} | {method} | " + " | ".join(cells) + " |")
+    for regime, method in dict.fromkeys(key[:2] for key in differences):
+        cells = []
+        for k in points:
+            mine = np.array([d for key, d in differences.items() if key[:3] == (regime, method, k)])
+            mean, low, high = mean_ci(mine)
+            cells.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}] ({np.mean(mine > 0):.0%})")
+        lines.append(f"| {regime} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def seed_difference_table(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> str:
+    """Markdown: per regime and method, the mean of ``paired_differences`` at the last point in each seed
+    (how much of the spread lies between meta-training runs)."""
+    differences = paired_differences(rows, reference, value)
+    last, seeds = max(r["episodes"] for r in rows), sorted({r["seed"] for r in rows})
+    lines = [
+        "| regime | method | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "|---|---|" + "---:|" * len(seeds),
+    ]
+    for regime, method in dict.fromkeys(key[:2] for key in differences):
+        means = [
+            np.mean([d for key, d in differences.items() if key[:3] == (regime, method, last) and key[4] == seed])
+            for seed in seeds
+        ]
+        lines.append(f"| {regime} | {method} | " + " | ".join(f"{m:+.3f}" for m in means) + " |")
     return "\n".join(lines)
 
 
