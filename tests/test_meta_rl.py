@@ -428,4 +428,6 @@ def test_tables_average_over_tasks_and_seeds_and_pair_methods_on_the_same_users(
     table = paired_difference_table(rows)
     assert "| r | gradient | +0.150 [" in table and "(75%)" in table  # differences 0.2, -0.1, 0.3, 0.2
     assert FINETUNED not in table.splitlines()[2]
-    assert "| r | gradient | +0.050 | +0.250 |" in seed_difference_table(rows)  # seed 0: 0.2, -0.1; seed 1: 0.3, 0.2
+    assert "| r | gradient | +0.050 | +0.250 | 2/2 |" in seed_difference_table(
+        rows
+    )  # seed 0: 0.2, -0.1; seed 1: 0.3, 0.2

@@ -228,19 +228,20 @@ def paired_difference_table(rows: list[dict], reference: str = FINETUNED, value:
 
 def seed_difference_table(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> str:
     """Markdown: per regime and method, the mean of ``paired_differences`` at the last point in each seed
-    (how much of the spread lies between meta-training runs)."""
+    (how much of the spread lies between meta-training runs) and the number of seeds ahead."""
     differences = paired_differences(rows, reference, value)
     last, seeds = max(r["episodes"] for r in rows), sorted({r["seed"] for r in rows})
     lines = [
-        "| regime | method | " + " | ".join(f"seed {s}" for s in seeds) + " |",
-        "|---|---|" + "---:|" * len(seeds),
+        "| regime | method | " + " | ".join(f"seed {s}" for s in seeds) + " | seeds ahead |",
+        "|---|---|" + "---:|" * (len(seeds) + 1),
     ]
     for regime, method in dict.fromkeys(key[:2] for key in differences):
         means = [
             np.mean([d for key, d in differences.items() if key[:3] == (regime, method, last) and key[4] == seed])
             for seed in seeds
         ]
-        lines.append(f"| {regime} | {method} | " + " | ".join(f"{m:+.3f}" for m in means) + " |")
+        cells = [f"{m:+.3f}" for m in means] + [f"{sum(m > 0 for m in means)}/{len(seeds)}"]
+        lines.append(f"| {regime} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
