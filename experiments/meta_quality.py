@@ -3,30 +3,33 @@
 For each seed: ``meta_train`` (pretraining on logs of the training tasks, then meta-RL; resumes a run left
 in ``--out/seed_<s>``), then ``meta_test``: adaptation curves of the agent in each mode and of the
 pretrained recommender fine-tuned on the same episodes, with the random and oracle returns of the same
-users. Writes ``--out/curves.csv`` (one row per seed, task, method and number of adaptation episodes) and
-``--out/curves.png`` (score against adaptation episodes per regime), and prints the oracle-normalised score and the return per regime, method and number of episodes, mean
-[95 % CI] over task x seed pairs.
+users. Each seed's rows go to ``--out/seed_<s>/<curves>.csv`` with the settings that made them beside it
+(``<curves>.yaml``: the config and ``--test-adaptation``); a later run with the same settings reads them
+instead of meta-testing that seed again, so adding seeds tests only the new ones. Writes
+``--out/<curves>.csv`` (one row per seed, task, method and number of adaptation episodes) and
+``--out/<curves>.png`` (score against adaptation episodes per regime), and prints the oracle-normalised
+score and the return per regime, method and number of episodes, mean [95 % CI] over task x seed pairs;
+then each method's score minus the fine-tuned baseline's, and minus its own before adaptation, on the same
+task, seed and users: over all pairs, and per seed with a sign-flip test over the seed means.
 
-    python experiments/meta_quality.py --config experiments/meta_quick.yaml --seeds 0 1 2   # the README's table
+    python experiments/meta_quality.py --seeds 0 1 2   # the quick config's curves at 0, 1, 2, 5, 10 episodes
+
+The README's main table: 10 seeds, 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the
+left-out domain:
+
+    python experiments/meta_quality.py --seeds 0 1 2 3 4 5 6 7 8 9 --set adaptation_draws=4 --points 0 5 \
+        --test-domain-tasks 10 --out runs/variants6 --curves curves_draws4
 
 ``--test-adaptation STEPS SCALE`` meta-tests the same agents adapting with STEPS Meta-SGD steps at SCALE times
 their learned learning rates (``MetaRLAgent.with_adaptation``); ``--points`` and ``--curves`` choose the
 curve's points and the file name, so such a run does not replace the main curves; ``--test-domain-tasks``
-meta-tests on more cohorts of the left-out domain than the config's:
-
-    python experiments/meta_quality.py --seeds 0 1 2 --test-adaptation 10 3 --points 0 5 --curves curves_10_steps
+meta-tests on more cohorts of the left-out domain than the config's.
 
 ``--meta-hyperparameters`` meta-trains with the loss weights and discount learned by meta-gradient
 (``adaptation: {meta_hyperparameters: true}``); ``--set KEY=VALUE ...`` overrides other config keys, e.g.
-``--set num_variants=6 finetune_iterations=40``. Give such runs their own ``--out``; only the meta-test's keys
-(``adaptation_episodes``, ``eval_episodes``, ``test_domain_tasks``, ``adaptation_draws``) may change on a finished
-run, e.g. the mean over 4 independent sets of adaptation episodes per task, in curves of their own:
-
-    python experiments/meta_quality.py --seeds 0 1 2 --set adaptation_draws=4 --points 0 5 --curves curves_draws4
-
-Every run also has ``meta_finetuned`` (the baseline's fine-tuning from the meta-learned weights) and prints
-each method's score minus the fine-tuned baseline's on the same task, seed and users, over all pairs and
-per seed.
+``--set num_variants=0 finetune_iterations=40``. Give such runs their own ``--out``; only the meta-test's keys
+(``adaptation_episodes``, ``eval_episodes``, ``test_domain_tasks``, ``adaptation_draws``) may change on a
+finished run.
 """
 
 from __future__ import annotations
@@ -41,10 +44,13 @@ import yaml
 
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.recommender_policy import read_model
+from recsim_meta.config_files import parse_overrides
 from recsim_meta.evaluation.adaptation import (
+    adaptation_gains,
     curve_table,
+    difference_table,
     meta_test,
-    paired_difference_table,
+    paired_differences,
     plot_curves,
     read_rows,
     seed_difference_table,
@@ -76,28 +82,37 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     curves = args.out / f"{args.curves}.csv"
     rows = read_rows(curves) if args.tables_only else []
-    overrides = {}
-    for item in args.set:
-        key, equals, value = item.partition("=")
-        if not equals:
-            parser.error(f"--set takes KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as error:
+        parser.error(str(error))
     for seed in [] if args.tables_only else args.seeds:
-        config = MetaConfig.from_yaml(args.config, seed=seed, **overrides)
+        config = MetaConfig.from_yaml(args.config, **{**overrides, "seed": seed})
         if args.meta_hyperparameters:
             config = dataclasses.replace(config, adaptation={**config.adaptation, "meta_hyperparameters": True})
+        if args.points:
+            config = dataclasses.replace(config, adaptation_episodes=tuple(args.points))
+        if args.test_domain_tasks:
+            config = dataclasses.replace(config, test_domain_tasks=args.test_domain_tasks)
         run = args.out / f"seed_{seed}"
+        settings = config.to_yaml() + yaml.safe_dump({"test_adaptation": args.test_adaptation})
+        seed_curves, seed_settings = run / f"{args.curves}.csv", run / f"{args.curves}.yaml"
+        if seed_curves.exists() and seed_settings.exists() and seed_settings.read_text() == settings:
+            rows += read_rows(seed_curves)
+            print(f"seed {seed}: the rows of {seed_curves}, meta-tested with these settings")
+            continue
         start = time.perf_counter()
         agent = meta_train(config, run, resume=True, device=args.device)
         trained = time.perf_counter()
         if args.test_adaptation:
             agent = agent.with_adaptation(int(args.test_adaptation[0]), args.test_adaptation[1])
-        if args.points:
-            config = dataclasses.replace(config, adaptation_episodes=tuple(args.points))
-        if args.test_domain_tasks:
-            config = dataclasses.replace(config, test_domain_tasks=args.test_domain_tasks)
-        rows += meta_test(agent, read_model(run / "pretrained"), config, seed)
+        seed_rows = meta_test(agent, read_model(run / "pretrained"), config, seed)
         print(f"seed {seed}: meta-training {trained - start:.0f} s, meta-test {time.perf_counter() - trained:.0f} s")
+        seed_settings.unlink(missing_ok=True)  # the settings go last: they vouch for the rows beside them
+        write_rows(seed_rows, seed_curves)
+        seed_settings.write_text(settings)
+        rows += seed_rows
+    if not args.tables_only:
         write_rows(rows, curves)
     plot_curves(rows, curves.with_suffix(".png"))
     seeds = len({r["seed"] for r in rows})
@@ -107,10 +122,16 @@ def main() -> None:
     print(curve_table(rows, "score"))
     print("\nReturn:\n")
     print(curve_table(rows, "return"))
-    print("\nScore minus the fine-tuned baseline's on the same task, seed and users, mean [95% CI] (share ahead):\n")
-    print(paired_difference_table(rows))
-    print(f"\nThe same at {max(r['episodes'] for r in rows)} episodes, mean over the tasks of each seed:\n")
-    print(seed_difference_table(rows))
+    for differences, what, label in (
+        (paired_differences(rows), "minus the fine-tuned baseline's", "minus finetuned"),
+        (adaptation_gains(rows), "minus the same method's before adaptation", "minus 0 episodes"),
+    ):
+        if not differences:  # no point at 0 episodes
+            continue
+        print(f"\nScore {what} on the same task, seed and users, mean [95% CI] (share ahead):\n")
+        print(difference_table(differences, label))
+        print(f"\nThe same at {max(r['episodes'] for r in rows)} episodes, mean over the tasks of each seed:\n")
+        print(seed_difference_table(differences))
 
 
 if __name__ == "__main__":

@@ -40,3 +40,20 @@ def config_yaml(config: Any) -> str:
     """The YAML ``read_config`` reads back into an equal config (tuples written as lists)."""
     values = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
     return yaml.safe_dump(values, sort_keys=False)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["key=value", ...]`` (a command line's ``--set``) as a mapping, each value read as YAML (``6`` an int,
+    ``[0, 5]`` a list, ``1e-3`` a float); ``ValueError`` naming an item without ``=``."""
+    overrides = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+        if isinstance(overrides[key], str):  # YAML 1.1 reads 1e-3 as a string (it wants 1.0e-3)
+            try:
+                overrides[key] = float(value)
+            except ValueError:
+                pass
+    return overrides

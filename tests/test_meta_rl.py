@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.util
 import itertools
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,13 +36,16 @@ from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.pretraining import rms_reward
 from recsim_meta.agents.recommender_policy import RecommenderPolicy, read_model
 from recsim_meta.cli import main as cli
+from recsim_meta.config_files import parse_overrides
 from recsim_meta.evaluation.adaptation import (
     COLUMNS,
     FINETUNED,
     META_FINETUNED,
+    adaptation_gains,
     curve_table,
+    difference_table,
     meta_test,
-    paired_difference_table,
+    paired_differences,
     seed_difference_table,
 )
 from recsim_meta.sim.tasks import sample_tasks
@@ -320,6 +325,16 @@ def test_meta_config_names_bad_keys_and_values(tmp_path):
     assert MetaConfig.from_yaml("experiments/meta_quick.yaml").iterations > 0
 
 
+def test_command_line_overrides_read_yaml_values_and_name_a_bad_item():
+    items = ["num_variants=0", "adaptation_episodes=[0, 5]", "held_out_domain=null", "finetune_lr=1e-3"]
+    overrides = parse_overrides(items)
+    assert overrides == {"num_variants": 0, "adaptation_episodes": [0, 5], "held_out_domain": None, "finetune_lr": 1e-3}
+    assert MetaConfig(**overrides).adaptation_episodes == (0, 5)
+    for bad in ("num_variants", "=6"):
+        with pytest.raises(ValueError, match=f"--set takes KEY=VALUE, got '{bad}'"):
+            parse_overrides([bad])
+
+
 def test_a_finished_run_is_not_overwritten_without_resume(run):
     before = (run / "checkpoint" / "training.json").read_text()
     with pytest.raises(ValueError, match="already holds a run"):
@@ -403,6 +418,34 @@ def test_meta_test_averages_the_adapted_results_over_draws_of_adaptation_episode
     assert meta_test(agent, baseline, twice, seed=0, progress=False) == two
 
 
+def test_meta_quality_keeps_each_seeds_rows_and_meta_tests_again_only_when_the_settings_change(
+    run, tmp_path, monkeypatch, capsys
+):
+    spec = importlib.util.spec_from_file_location("meta_quality", "experiments/meta_quality.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    config, out = write_config(tmp_path / "tiny.yaml"), tmp_path / "out"
+    shutil.copytree(run, out / "seed_0")  # a finished run: meta_train resumes it
+
+    def meta_quality(*options: str) -> str:
+        command = ["--config", str(config), "--seeds", "0", "--out", str(out), "--threads", "1", "--points", "0", "1"]
+        monkeypatch.setattr(sys, "argv", ["meta_quality.py", *command, *options])
+        script.main()
+        return capsys.readouterr().out
+
+    assert "seed 0: meta-training" in meta_quality()
+    assert "seed 0: meta-training" in meta_quality("--set", "eval_episodes=1")  # new settings: tested again
+    curves = (out / "curves.csv").read_text()
+    assert (
+        curves == (out / "seed_0" / "curves.csv").read_text()
+        and "eval_episodes: 1" in (out / "seed_0" / "curves.yaml").read_text()
+    )
+    shutil.rmtree(out / "seed_0" / "checkpoint")  # the kept rows need no agent
+    printed = meta_quality("--set", "eval_episodes=1")
+    assert "seed 0: the rows of" in printed and (out / "curves.csv").read_text() == curves
+    assert "minus 0 episodes" in printed and "p (sign flip)" in printed
+
+
 def test_cli_adapt_reports_before_and_after(run, capsys):
     task = f"video/{sample_tasks('video', 10, 0)[3].cohort}"
     cli(["adapt", "--checkpoint", str(run / "checkpoint"), "--task", task, "--episodes", "1", "--eval-episodes", "2"])
@@ -420,14 +463,20 @@ def test_cli_adapt_reports_before_and_after(run, capsys):
 
 def test_tables_average_over_tasks_and_seeds_and_pair_methods_on_the_same_users():
     rows = [
-        {"regime": "r", "method": method, "episodes": 5, "task": task, "seed": seed, "score": score}
+        {"regime": "r", "method": method, "episodes": k, "task": task, "seed": seed, "score": score + k / 50}
         for method, scores in ((FINETUNED, [0.1, 0.5, 0.3, 0.7]), ("gradient", [0.3, 0.4, 0.6, 0.9]))
+        for k in (0, 5)
         for (task, seed), score in zip([("a", 0), ("b", 0), ("a", 1), ("b", 1)], scores, strict=True)
     ]
-    assert "| r | gradient | 0.550 [" in curve_table(rows)
-    table = paired_difference_table(rows)
+    assert "| r | gradient | 0.550 [0.291, 0.809] | 0.650 [0.391, 0.909] |" in curve_table(rows)
+    table = difference_table(paired_differences(rows), "minus finetuned")
     assert "| r | gradient | +0.150 [" in table and "(75%)" in table  # differences 0.2, -0.1, 0.3, 0.2
-    assert FINETUNED not in table.splitlines()[2]
-    assert "| r | gradient | +0.050 | +0.250 | 2/2 |" in seed_difference_table(
-        rows
-    )  # seed 0: 0.2, -0.1; seed 1: 0.3, 0.2
+    assert FINETUNED not in table.splitlines()[2] and "5 episodes: minus finetuned (ahead)" in table
+    # seed 0: 0.2, -0.1; seed 1: 0.3, 0.2; two seeds ahead, p = 1/4 (both signs kept of the four flips)
+    assert "| r | gradient | +0.050 | +0.250 | +0.150 | 2/2 | 0.250 |" in seed_difference_table(
+        paired_differences(rows)
+    )
+    gains = adaptation_gains(rows)  # every score rose by 5/50 from 0 to 5 episodes
+    assert set(gains) == {("r", m, 5, t, s) for m in (FINETUNED, "gradient") for t in "ab" for s in (0, 1)}
+    assert np.allclose(list(gains.values()), 0.1)
+    assert "| r | finetuned | +0.100 [+0.100, +0.100] (100%) |" in difference_table(gains, "minus 0 episodes")

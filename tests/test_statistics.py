@@ -1,4 +1,4 @@
-"""Aggregate statistics: IQM, stratified bootstrap intervals that cover, probability of improvement."""
+"""Aggregate statistics: IQM, stratified bootstrap intervals that cover, probability of improvement, sign flips."""
 
 import numpy as np
 import pytest
@@ -10,6 +10,7 @@ from recsim_meta.evaluation.statistics import (
     interquartile_mean,
     probability_of_improvement,
     probability_of_improvement_ci,
+    sign_flip_p,
     stratified_bootstrap,
 )
 
@@ -58,3 +59,21 @@ def test_bad_score_matrices_are_named():
         stratified_bootstrap(np.array([[1.0, np.nan]]))
     with pytest.raises(ValueError, match="same tasks"):
         probability_of_improvement(np.ones((2, 3)), np.ones((2, 4)))
+
+
+def test_sign_flip_p_counts_the_flips_at_least_as_far_above_zero():
+    # 4 of the 32 flips of these seed means sum to at least 0.220: none, or one of 0.051, 0.033, -0.057 flipped
+    assert sign_flip_p([0.051, -0.057, 0.033, 0.135, 0.058]) == 4 / 32
+    assert sign_flip_p([1.0, 2.0, 3.0]) == 1 / 8  # all above zero: the smallest p three values give
+    assert sign_flip_p([-1.0, -2.0]) == 1.0
+    assert sign_flip_p(np.ones(30)) == 1 / (2**16 + 1)  # sampled flips above 16 values, the observed counted
+    for bad in ([], [0.1, np.nan]):
+        with pytest.raises(ValueError, match="finite values"):
+            sign_flip_p(bad)
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.float64, st.integers(1, 10), elements=st.floats(-10, 10)))
+def test_sign_flip_p_is_a_probability_and_its_two_tails_cover_everything(values):
+    up, down = sign_flip_p(values), sign_flip_p(-values)
+    assert 2.0 ** -len(values) <= up <= 1 and up + down >= 1 - 1e-12  # P(T >= t) + P(T <= t) = 1 + P(T = t)

@@ -37,6 +37,7 @@ from recsim_meta.agents.meta_rl import (
 )
 from recsim_meta.agents.meta_training import TASK_SEED_STRIDE, MetaConfig
 from recsim_meta.evaluation.rollout import mean_ci, oracle_normalised, run_episodes
+from recsim_meta.evaluation.statistics import sign_flip_p
 from recsim_meta.sim.tasks import Task
 
 FINETUNED = "finetuned"
@@ -207,13 +208,25 @@ def paired_differences(rows: list[dict], reference: str = FINETUNED, value: str 
     }
 
 
-def paired_difference_table(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> str:
-    """Markdown: per regime, method and point, the mean of ``paired_differences`` [95 % CI] and the share of
-    those pairs where the method is ahead."""
-    differences = paired_differences(rows, reference, value)
-    points = sorted({r["episodes"] for r in rows})
+def adaptation_gains(rows: list[dict], value: str = "score") -> dict[tuple, float]:
+    """``(regime, method, episodes, task, seed)``: ``value`` after ``episodes`` > 0 adaptation episodes minus
+    the same method's before adaptation (0 episodes) on the same task and seed (the same users); empty
+    without a point at 0 episodes."""
+    keyed = {(r["regime"], r["method"], r["episodes"], r["task"], r["seed"]): r[value] for r in rows}
+    return {
+        (regime, method, k, task, seed): score - keyed[(regime, method, 0, task, seed)]
+        for regime in dict.fromkeys(r["regime"] for r in rows)
+        for (g, method, k, task, seed), score in keyed.items()
+        if g == regime and k > 0 and (regime, method, 0, task, seed) in keyed
+    }
+
+
+def difference_table(differences: dict[tuple, float], label: str) -> str:
+    """Markdown: per regime, method and point, the mean of ``differences`` (``paired_differences`` or
+    ``adaptation_gains``) [95 % CI over task x seed pairs] and the share of pairs above zero."""
+    points = sorted({key[2] for key in differences})
     lines = [
-        "| regime | method | " + " | ".join(f"{k} episodes: minus {reference} (ahead)" for k in points) + " |",
+        "| regime | method | " + " | ".join(f"{k} episodes: {label} (ahead)" for k in points) + " |",
         "|---|---|" + "---:|" * len(points),
     ]
     for regime, method in dict.fromkeys(key[:2] for key in differences):
@@ -226,22 +239,24 @@ def paired_difference_table(rows: list[dict], reference: str = FINETUNED, value:
     return "\n".join(lines)
 
 
-def seed_difference_table(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> str:
-    """Markdown: per regime and method, the mean of ``paired_differences`` at the last point in each seed
-    (how much of the spread lies between meta-training runs) and the number of seeds ahead."""
-    differences = paired_differences(rows, reference, value)
-    last, seeds = max(r["episodes"] for r in rows), sorted({r["seed"] for r in rows})
+def seed_difference_table(differences: dict[tuple, float]) -> str:
+    """Markdown: per regime and method, the mean of ``differences`` at the last point in each seed (how much
+    of the spread lies between meta-training runs), their mean, the number of seeds above zero and the
+    one-sided ``sign_flip_p`` over the seed means: the test that treats a meta-training run as the unit."""
+    last, seeds = max(key[2] for key in differences), sorted({key[4] for key in differences})
     lines = [
-        "| regime | method | " + " | ".join(f"seed {s}" for s in seeds) + " | seeds ahead |",
-        "|---|---|" + "---:|" * (len(seeds) + 1),
+        "| regime | method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | seeds ahead | p (sign flip) |",
+        "|---|---|" + "---:|" * (len(seeds) + 3),
     ]
     for regime, method in dict.fromkeys(key[:2] for key in differences):
-        means = [
-            np.mean([d for key, d in differences.items() if key[:3] == (regime, method, last) and key[4] == seed])
-            for seed in seeds
-        ]
-        cells = [f"{m:+.3f}" for m in means] + [f"{sum(m > 0 for m in means)}/{len(seeds)}"]
-        lines.append(f"| {regime} | {method} | " + " | ".join(cells) + " |")
+        means = np.array(
+            [
+                np.mean([d for key, d in differences.items() if key[:3] == (regime, method, last) and key[4] == seed])
+                for seed in seeds
+            ]
+        )
+        cells = [f"{m:+.3f}" for m in means] + [f"{means.mean():+.3f}", f"{np.sum(means > 0)}/{len(seeds)}"]
+        lines.append(f"| {regime} | {method} | " + " | ".join(cells) + f" | {sign_flip_p(means):.3f} |")
     return "\n".join(lines)
 
 

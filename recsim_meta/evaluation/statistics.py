@@ -75,3 +75,19 @@ def probability_of_improvement_ci(
     tail = (1 - confidence) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return probability_of_improvement(x, y), float(low), float(high)
+
+
+def sign_flip_p(values: np.ndarray, exact_up_to: int = 16, samples: int = 2**16, seed: int = 0) -> float:
+    """One-sided p-value that the mean of ``values`` is above zero: the share of sign flips of ``values``
+    whose mean is at least the observed one. A randomisation test for a null that is symmetric about zero
+    (e.g. the per-seed mean differences of two methods tested on the same users): all ``2**n`` flips up to
+    ``exact_up_to`` values (so the p-value is at least ``2**-n``), ``samples`` random ones (and the observed) above."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(f"sign_flip_p needs one or more finite values, got {values}")
+    observed = values.sum() - 1e-12
+    if values.size <= exact_up_to:
+        signs = 1 - 2 * ((np.arange(2**values.size)[:, None] >> np.arange(values.size)) & 1)
+        return float(np.mean(signs @ values >= observed))
+    signs = np.random.default_rng(seed).choice([-1, 1], size=(samples, values.size))
+    return float((np.sum(signs @ values >= observed) + 1) / (samples + 1))  # the observed signs count too
