@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -199,25 +200,27 @@ def curve_table(rows: list[dict], value: str = "score") -> str:
 def paired_differences(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> dict[tuple, float]:
     """``(regime, method, episodes, task, seed)``: ``value`` minus the ``reference`` method's on the same task,
     seed and point (the same users), for every method but the reference, regime by regime."""
-    keyed = {(r["regime"], r["method"], r["episodes"], r["task"], r["seed"]): r[value] for r in rows}
-    return {
-        (regime, method, k, task, seed): score - keyed[(regime, reference, k, task, seed)]
-        for regime in dict.fromkeys(r["regime"] for r in rows)
-        for (g, method, k, task, seed), score in keyed.items()
-        if g == regime and method != reference
-    }
+    return _differences(rows, value, lambda key: (key[0], reference, *key[2:]))
 
 
 def adaptation_gains(rows: list[dict], value: str = "score") -> dict[tuple, float]:
     """``(regime, method, episodes, task, seed)``: ``value`` after ``episodes`` > 0 adaptation episodes minus
     the same method's before adaptation (0 episodes) on the same task and seed (the same users); empty
     without a point at 0 episodes."""
+    if all(r["episodes"] for r in rows):
+        return {}
+    return _differences(rows, value, lambda key: (*key[:2], 0, *key[3:]))
+
+
+def _differences(rows: list[dict], value: str, reference: Callable[[tuple], tuple]) -> dict[tuple, float]:
+    """``(regime, method, episodes, task, seed)``: ``value`` minus that of the row ``reference(key)`` names,
+    for every row that is not its own reference, regime by regime."""
     keyed = {(r["regime"], r["method"], r["episodes"], r["task"], r["seed"]): r[value] for r in rows}
     return {
-        (regime, method, k, task, seed): score - keyed[(regime, method, 0, task, seed)]
+        key: score - keyed[reference(key)]
         for regime in dict.fromkeys(r["regime"] for r in rows)
-        for (g, method, k, task, seed), score in keyed.items()
-        if g == regime and k > 0 and (regime, method, 0, task, seed) in keyed
+        for key, score in keyed.items()
+        if key[0] == regime and reference(key) != key
     }
 
 
