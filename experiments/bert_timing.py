@@ -1,14 +1,14 @@
 """Time the BERT recommender with the default config: one decision, one pretraining step, one meta-training iteration.
 
-    python experiments/bert_timing.py [--device cpu] [--repeats 50] [--meta-repeats 3]
+    python experiments/bert_timing.py [--device cpu] [--repeats 50] [--meta-repeats 3] [--set KEY=VALUE ...]
 
 Prints a Markdown table of medians over ``--repeats`` runs for 1 and 2 torch threads: ``predict`` latency
 for one observation of ``MultiDomain-v0`` (encode + forward + top-K), a batched forward of 256
 observations, a pretraining step (``pretraining_step``: both forward passes, backward, gradient clipping,
 AdamW) of 256 logged rows, and (median of ``--meta-repeats``) one meta-training iteration of the quick
-config (``experiments/meta_quick.yaml``: its model sizes, memory and tasks, 6 tasks x (2 support + 2 query)
-episodes, 3 PPO epochs, from an untrained model), whose episodes are stepped on the CPU whatever the
-``--device`` (``auto``: CUDA when available) of the models.
+config (``experiments/meta_quick.yaml``: its model sizes, memory, tasks, support and query episodes and PPO
+epochs, from an untrained model; ``--set`` overrides its keys, as in ``meta_quality.py``), whose episodes are
+stepped on the CPU whatever the ``--device`` (``auto``: CUDA when available) of the models.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from recsim_meta.agents.logged_data import collect_logs
 from recsim_meta.agents.meta_rl import MetaRLAgent
 from recsim_meta.agents.meta_training import MODEL_SIZES, MetaConfig, draw_tasks, make_optimizer
 from recsim_meta.agents.pretraining import LogEncoder, pretraining_step
+from recsim_meta.config_files import add_overrides_argument
 
 QUICK_CONFIG = "experiments/meta_quick.yaml"
 
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--meta-repeats", type=int, default=3, help="meta-training iterations timed (default 3)")
     parser.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, auto (default cpu)")
+    add_overrides_argument(parser)
     args = parser.parse_args()
     env = gym.make("recsim_meta/MultiDomain-v0")
     log = collect_logs(env, 20, progress=False)
@@ -69,7 +71,7 @@ def main() -> None:
         policy.model(batch)  # the model moves the batch to its device
         synchronize(policy.device)
 
-    meta_config = MetaConfig.from_yaml(QUICK_CONFIG)
+    meta_config = MetaConfig.from_yaml(QUICK_CONFIG, **args.set)
     meta_envs = [meta_config.make_env() for _ in range(meta_config.tasks_per_iteration)]
     sizes = {name: getattr(meta_config, name) for name in MODEL_SIZES}
     meta_policy = RecommenderPolicy.for_env(meta_envs[0], seed=0, device=args.device, **sizes)

@@ -24,7 +24,7 @@ import torch
 
 from recsim_meta.agents.meta_rl import MetaRLAgent
 from recsim_meta.agents.meta_training import MetaConfig, pretrained_model
-from recsim_meta.config_files import parse_overrides
+from recsim_meta.config_files import add_overrides_argument
 from recsim_meta.evaluation.adaptation import greedy_returns, reference_returns, task_seeds
 from recsim_meta.evaluation.rollout import mean_ci, oracle_normalised
 
@@ -65,21 +65,15 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5, help="adaptation episodes per cohort (default 5)")
     parser.add_argument("--cohorts", type=int, default=10, help="cohorts of the left-out domain (default 10)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    parser.add_argument(
-        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="config keys to override (YAML values)"
-    )
+    add_overrides_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    try:
-        overrides = parse_overrides(args.set)
-    except ValueError as error:
-        parser.error(str(error))
-    config = MetaConfig.from_yaml(args.config, **overrides)
+    config = MetaConfig.from_yaml(args.config, **args.set)
     default = (config.finetune_steps, config.finetune_lr)
     settings = sorted(set(itertools.product(args.steps, args.lrs)) | {default})
     per_seed = []
     for seed in args.seeds:
-        config = MetaConfig.from_yaml(args.config, **{**overrides, "seed": seed})
+        config = MetaConfig.from_yaml(args.config, **{**args.set, "seed": seed})
         per_seed.append(scores(config, args.out / f"seed_{seed}", settings, args.episodes, args.cohorts))
         print(f"seed {seed} done", flush=True)
     merged = {setting: np.concatenate([s[setting] for s in per_seed]) for setting in per_seed[0]}

@@ -44,7 +44,7 @@ import yaml
 
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.recommender_policy import read_model
-from recsim_meta.config_files import parse_overrides
+from recsim_meta.config_files import add_overrides_argument
 from recsim_meta.evaluation.adaptation import (
     adaptation_gains,
     curve_table,
@@ -74,20 +74,14 @@ def main() -> None:
     )
     parser.add_argument("--curves", default="curves", help="name of the CSV and PNG in --out (default curves)")
     parser.add_argument("--meta-hyperparameters", action="store_true", help="learn loss weights and discount")
-    parser.add_argument(
-        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="config keys to override (YAML values)"
-    )
+    add_overrides_argument(parser)
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda (default auto)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     curves = args.out / f"{args.curves}.csv"
     rows = read_rows(curves) if args.tables_only else []
-    try:
-        overrides = parse_overrides(args.set)
-    except ValueError as error:
-        parser.error(str(error))
     for seed in [] if args.tables_only else args.seeds:
-        config = MetaConfig.from_yaml(args.config, **{**overrides, "seed": seed})
+        config = MetaConfig.from_yaml(args.config, **{**args.set, "seed": seed})
         if args.meta_hyperparameters:
             config = dataclasses.replace(config, adaptation={**config.adaptation, "meta_hyperparameters": True})
         if args.points:

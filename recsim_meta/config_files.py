@@ -3,6 +3,7 @@ with the accepted ones."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,3 +58,24 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             except ValueError:
                 pass
     return overrides
+
+
+class _OverridesAction(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        try:
+            setattr(namespace, self.dest, parse_overrides(values))
+        except ValueError as error:
+            parser.error(str(error))
+
+
+def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
+    """A ``--set KEY=VALUE ...`` option whose value is the mapping of ``parse_overrides`` (``{}`` when absent); a
+    bad item is a usage error that names it."""
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default={},
+        metavar="KEY=VALUE",
+        action=_OverridesAction,
+        help="config keys to override (YAML values)",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import importlib.util
@@ -36,7 +37,7 @@ from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.pretraining import rms_reward
 from recsim_meta.agents.recommender_policy import RecommenderPolicy, read_model
 from recsim_meta.cli import main as cli
-from recsim_meta.config_files import parse_overrides
+from recsim_meta.config_files import add_overrides_argument, parse_overrides
 from recsim_meta.evaluation.adaptation import (
     COLUMNS,
     FINETUNED,
@@ -333,6 +334,19 @@ def test_command_line_overrides_read_yaml_values_and_name_a_bad_item():
     for bad in ("num_variants", "=6"):
         with pytest.raises(ValueError, match=f"--set takes KEY=VALUE, got '{bad}'"):
             parse_overrides([bad])
+
+
+def test_the_set_option_gives_the_overrides_and_a_usage_error_naming_a_bad_item(capsys):
+    parser = argparse.ArgumentParser()
+    add_overrides_argument(parser)
+    assert parser.parse_args([]).set == {}
+    assert parser.parse_args(["--set", "num_variants=0", "finetune_lr=1e-3"]).set == {
+        "num_variants": 0,
+        "finetune_lr": 1e-3,
+    }
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--set", "num_variants"])
+    assert "--set takes KEY=VALUE, got 'num_variants'" in capsys.readouterr().err
 
 
 def test_a_finished_run_is_not_overwritten_without_resume(run):
