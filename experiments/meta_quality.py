@@ -14,11 +14,11 @@ task, seed and users: over all pairs, and per seed with a sign-flip test over th
 
     python experiments/meta_quality.py --seeds 0 1 2   # the quick config's curves at 0, 1, 2, 5, 10 episodes
 
-The README's main table: 10 seeds, 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the
+The README's main table: 6 seeds, 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the
 left-out domain:
 
-    python experiments/meta_quality.py --seeds 0 1 2 3 4 5 6 7 8 9 --set adaptation_draws=4 --points 0 5 \
-        --test-domain-tasks 10 --out runs/variants6 --curves curves_draws4
+    python experiments/meta_quality.py --seeds 0 1 2 3 4 5 --set adaptation_draws=4 --points 0 5 \
+        --test-domain-tasks 10 --out runs/support5 --curves curves_draws4
 
 ``--test-adaptation STEPS SCALE`` meta-tests the same agents adapting with STEPS Meta-SGD steps at SCALE times
 their learned learning rates (``MetaRLAgent.with_adaptation``); ``--points`` and ``--curves`` choose the
