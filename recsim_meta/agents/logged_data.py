@@ -25,7 +25,6 @@ read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from tqdm.auto import tqdm
 
 from recsim_meta.agents.baselines import BASELINES, RandomPolicy
 from recsim_meta.agents.encoding import domain_envs
+from recsim_meta.atomic_files import atomic_file
 
 SCHEMA_VERSION = 1
 ROW_FIELDS = {  # name: (dtype, number of axes)
@@ -154,8 +154,6 @@ def collect_logs(
 
 def save_logs(log: InteractionLog, path: str | os.PathLike) -> None:
     """Write ``log`` to ``path`` (``.npz``) atomically: a crash leaves the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: getattr(log, name) for name in ROW_FIELDS}
     meta = {
         "domains": np.array(log.domains, dtype=str),
@@ -165,14 +163,8 @@ def save_logs(log: InteractionLog, path: str | os.PathLike) -> None:
         "env_id": np.array(log.env_id, dtype=str),
         "schema_version": np.array(SCHEMA_VERSION),
     }
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez_compressed(file, **arrays, **meta)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as file:
+        np.savez_compressed(file, **arrays, **meta)
 
 
 def load_logs(path: str | os.PathLike, drop_bad_rows: bool = False) -> InteractionLog:

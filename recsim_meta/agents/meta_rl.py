@@ -65,13 +65,13 @@ from recsim_meta.agents.bert_recommender import PAD, BertRecommender, Recommende
 from recsim_meta.agents.encoding import ObservationEncoder
 from recsim_meta.agents.pretraining import rms_reward, slate_losses
 from recsim_meta.agents.recommender_policy import (
-    atomic_directory,
     get_device,
     gumbel_perturbed,
     read_model,
     read_safetensors,
     write_model,
 )
+from recsim_meta.atomic_files import atomic_directory
 from recsim_meta.sim.tasks import Task
 
 ADAPTED = ("user_projection", "feature_projection", "candidate_head")

@@ -34,7 +34,8 @@ from recsim_meta.agents.encoding import config_for_env, item_features_for_env, k
 from recsim_meta.agents.logged_data import collect_logs
 from recsim_meta.agents.meta_rl import AdaptationSettings, MetaRLAgent
 from recsim_meta.agents.pretraining import pretrain
-from recsim_meta.agents.recommender_policy import atomic_directory, get_device, read_model, write_model
+from recsim_meta.agents.recommender_policy import get_device, read_model, write_model
+from recsim_meta.atomic_files import atomic_directory
 from recsim_meta.config_files import config_yaml, read_config
 from recsim_meta.envs import MULTI_DOMAIN_ID
 from recsim_meta.sim.tasks import Task

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +17,7 @@ from transformers.utils import logging as hf_logging
 from recsim_meta.agents.baselines import top_k_action
 from recsim_meta.agents.bert_recommender import BertRecommender, RecommenderConfig
 from recsim_meta.agents.encoding import ObservationEncoder, config_for_env, item_features_for_env, kg_edges_for_env
+from recsim_meta.atomic_files import atomic_directory
 
 CONFIG_FILE = "recommender.json"
 BERT_DIR = "bert"
@@ -101,28 +98,6 @@ def gumbel_perturbed(scores: torch.Tensor, generator: torch.Generator) -> torch.
     The noise comes from the CPU ``generator`` on any device, so a seed gives the same draws everywhere."""
     uniform = torch.rand(scores.shape, generator=generator).clamp(1e-12, 1.0).to(scores.device)
     return scores - torch.log(-torch.log(uniform))
-
-
-@contextmanager
-def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yields an empty staging folder next to ``path`` that replaces ``path`` when the block succeeds;
-    on any error (or Ctrl-C) the staging folder is removed and ``path`` is left as it was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
-        yield staging
-        if path.exists():
-            old = path.with_name(f".{path.name}-old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(staging, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def write_model(model: BertRecommender, folder: Path) -> None:

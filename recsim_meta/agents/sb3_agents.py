@@ -19,7 +19,8 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import HumanOutputFormat, Logger
 
-from recsim_meta.agents.recommender_policy import atomic_directory, read_safetensors
+from recsim_meta.agents.recommender_policy import read_safetensors
+from recsim_meta.atomic_files import atomic_directory
 from recsim_meta.config_files import read_mapping
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}

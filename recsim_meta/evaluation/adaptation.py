@@ -37,6 +37,7 @@ from recsim_meta.agents.meta_rl import (
     concat_rollouts,
 )
 from recsim_meta.agents.meta_training import TASK_SEED_STRIDE, MetaConfig
+from recsim_meta.atomic_files import atomic_file
 from recsim_meta.evaluation.rollout import mean_ci, oracle_normalised, run_episodes
 from recsim_meta.evaluation.statistics import sign_flip_p
 from recsim_meta.sim.tasks import Task
@@ -171,9 +172,8 @@ def reference_returns(
 
 
 def write_rows(rows: list[dict], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as file:
+    """Write ``rows`` to the CSV ``path`` atomically: the old file or the new one, never half of either."""
+    with atomic_file(path, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
