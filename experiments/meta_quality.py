@@ -1,4 +1,4 @@
-"""Meta-train with a config for several seeds, meta-test on held-out tasks, write the curves and print tables.
+r"""Meta-train with a config for several seeds, meta-test on held-out tasks, write the curves and print tables.
 
 For each seed: ``meta_train`` (pretraining on logs of the training tasks, then meta-RL; resumes a run left
 in ``--out/seed_<s>``), then ``meta_test``: adaptation curves of the agent in each mode and of the
@@ -14,11 +14,17 @@ task, seed and users: over all pairs, and per seed with a sign-flip test over th
 
     python experiments/meta_quality.py --seeds 0 1 2   # the quick config's curves at 0, 1, 2, 5, 10 episodes
 
-The README's main table: 6 seeds, 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the
-left-out domain:
+The README's main table: 10 seeds, 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the
+left-out domain. Each seed is its own process with one torch thread, two at a time on two cores (about 28
+minutes a pair); the same command with all the seeds then reads their rows back and prints the tables:
 
-    python experiments/meta_quality.py --seeds 0 1 2 3 4 5 --set adaptation_draws=4 --points 0 5 \
+    printf '%s\n' 0 1 2 3 4 5 6 7 8 9 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
+        --threads 1 --set adaptation_draws=4 --points 0 5 --test-domain-tasks 10 --out runs/support5 --curves curves_draws4
+    python experiments/meta_quality.py --seeds 0 1 2 3 4 5 6 7 8 9 --set adaptation_draws=4 --points 0 5 \
         --test-domain-tasks 10 --out runs/support5 --curves curves_draws4
+
+The number of threads changes the order of floating-point sums, and over 150 iterations of RL that changes
+the run: a seed meta-trained with 1 thread does not give the numbers it gives with 2.
 
 ``--test-adaptation STEPS SCALE`` meta-tests the same agents adapting with STEPS Meta-SGD steps at SCALE times
 their learned learning rates (``MetaRLAgent.with_adaptation``); ``--points`` and ``--curves`` choose the
