@@ -259,7 +259,7 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
     st.booleans(),
     st.integers(0, 2**32 - 1),
 )
-def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, dim, boosted, bursts, social, seed):
+def test_compiled_utilities_match_numpy(rows, size, dim, boosted, bursts, social, seed):
     """``item_utilities`` and ``term_sums`` against the numpy formulas they replaced, with every kind of term
     and KG boosts of either sign (float32, like the world's). One item per row included: einsum then sums
     the boosts in another order."""
@@ -302,11 +302,15 @@ def test_compiled_utilities_match_numpy_bit_for_bit(rows, size, dim, boosted, bu
         expected += np.float32(1.5) * signal[member[:, None], items]  # in float32, as numpy computed it
 
     terms = (values, kinds, weights, scales, np.full(4, 0.5), in_engagement, traits, elapsed)  # every term counts
+    np.testing.assert_array_equal(term_sums.serial(items, terms), term_sums.threaded(items, terms))
     for sums, utilities in ((term_sums.serial, item_utilities.serial), (term_sums.threaded, item_utilities.threaded)):
-        np.testing.assert_array_equal(sums(items, terms), np.zeros(items.shape) + expected_terms)
-        got = utilities(items, (interest, vectors, kg, appeal, item_topics, fatigue, burst, friends, terms))
-        for value, want in zip(got, (expected, affinity), strict=True):
-            assert_like_einsum(value, want)
+        # numba's pow and numpy's can differ in the last bit (the freshness term's 0.5 ** x, seen on one CPU)
+        np.testing.assert_allclose(sums(items, terms), np.zeros(items.shape) + expected_terms, rtol=1e-12, atol=1e-12)
+        value, value_affinity = utilities(
+            items, (interest, vectors, kg, appeal, item_topics, fatigue, burst, friends, terms)
+        )
+        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+        assert_like_einsum(value_affinity, affinity)
 
 
 @settings(max_examples=30, deadline=None)
