@@ -40,14 +40,16 @@ from recsim_meta.sim.knowledge_graph import (
 )
 from recsim_meta.sim.pcg64 import generator_state
 
+
+def assert_to_rounding(actual: np.ndarray, desired: np.ndarray) -> None:
+    np.testing.assert_allclose(actual, desired, rtol=1e-12, atol=1e-12)
+
+
 # the compiled dot products follow np.einsum's order of summation on x86-64 (numpy's SSE baseline); elsewhere
 # numpy sums in another order, and they agree to rounding
-if platform.machine().lower() in ("x86_64", "amd64"):
-    assert_like_einsum = np.testing.assert_array_equal
-else:
-
-    def assert_like_einsum(actual: np.ndarray, desired: np.ndarray) -> None:
-        np.testing.assert_allclose(actual, desired, rtol=1e-12, atol=1e-12)
+assert_like_einsum = (
+    np.testing.assert_array_equal if platform.machine().lower() in ("x86_64", "amd64") else assert_to_rounding
+)
 
 
 utilities = arrays(
@@ -305,11 +307,11 @@ def test_compiled_utilities_match_numpy(rows, size, dim, boosted, bursts, social
     np.testing.assert_array_equal(term_sums.serial(items, terms), term_sums.threaded(items, terms))
     for sums, utilities in ((term_sums.serial, item_utilities.serial), (term_sums.threaded, item_utilities.threaded)):
         # numba's pow and numpy's can differ in the last bit (the freshness term's 0.5 ** x, seen on one CPU)
-        np.testing.assert_allclose(sums(items, terms), np.zeros(items.shape) + expected_terms, rtol=1e-12, atol=1e-12)
+        assert_to_rounding(sums(items, terms), np.zeros(items.shape) + expected_terms)
         value, value_affinity = utilities(
             items, (interest, vectors, kg, appeal, item_topics, fatigue, burst, friends, terms)
         )
-        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+        assert_to_rounding(value, expected)
         assert_like_einsum(value_affinity, affinity)
 
 

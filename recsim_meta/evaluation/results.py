@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from recsim_meta.atomic_files import atomic_file
 from recsim_meta.evaluation.parallel import parallel_map
 
 
@@ -31,7 +32,8 @@ class ResultsFile:
             text = self.path.read_text()
             if text and not text.endswith("\n"):  # the last row was being written when the run stopped
                 text = text[: text.rfind("\n") + 1]
-                self.path.write_text(text)
+                with atomic_file(self.path) as file:  # a crash here must not lose the finished rows
+                    file.write(text)
             header = text.split("\n", 1)[0].split(",") if text else []
             if header and tuple(header) != self.columns:
                 raise ValueError(f"{self.path} has the columns {header}, expected {list(self.columns)}")
