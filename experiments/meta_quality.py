@@ -29,7 +29,15 @@ the run: a seed meta-trained with 1 thread does not give the numbers it gives wi
 ``--test-adaptation STEPS SCALE`` meta-tests the same agents adapting with STEPS Meta-SGD steps at SCALE times
 their learned learning rates (``MetaRLAgent.with_adaptation``); ``--points`` and ``--curves`` choose the
 curve's points and the file name, so such a run does not replace the main curves; ``--test-domain-tasks``
-meta-tests on more cohorts of the left-out domain than the config's.
+meta-tests on more cohorts of the left-out domain than the config's. ``--choose-adaptation STEPS:SCALE ...``
+chooses that setting for each seed among the given ones by the ``gradient`` mode's score on the validation
+cohorts (``choose_adaptation``; the choice and every candidate's score go to ``<curves>_choice.yaml``), and
+meta-tests with it; ``--regimes`` and ``--methods`` meta-test only those, e.g. (30 minutes, 3.5 to 7 a seed):
+
+    printf '%s\n' 0 1 2 3 4 5 6 7 8 9 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
+        --threads 1 --set adaptation_draws=4 --points 0 5 --test-domain-tasks 10 --out runs/support5 \
+        --curves curves_chosen --choose-adaptation 3:1 10:1 3:3 10:3 --regimes held_out_cohorts \
+        --methods gradient finetuned
 
 ``--meta-hyperparameters`` meta-trains with the loss weights and discount learned by meta-gradient
 (``adaptation: {meta_hyperparameters: true}``); ``--set KEY=VALUE ...`` overrides other config keys, e.g.
@@ -52,7 +60,11 @@ from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.recommender_policy import read_model
 from recsim_meta.config_files import add_overrides_argument
 from recsim_meta.evaluation.adaptation import (
+    FINETUNED,
+    METHODS,
+    TEST_REGIMES,
     adaptation_gains,
+    choose_adaptation,
     curve_table,
     difference_table,
     meta_test,
@@ -64,6 +76,24 @@ from recsim_meta.evaluation.adaptation import (
 )
 
 
+def adaptation_setting(text: str) -> tuple[int, float]:
+    """``STEPS:SCALE`` (e.g. ``10:3``) as ``(10, 3.0)``: a test-time Meta-SGD setting of ``--choose-adaptation``."""
+    try:
+        steps, scale = text.split(":")
+        setting = int(steps), float(scale)
+    except ValueError:
+        setting = (-1, 0.0)
+    if setting[0] < 0 or not setting[1] > 0:
+        raise argparse.ArgumentTypeError(f"expected STEPS:SCALE with integer STEPS >= 0 and SCALE > 0, got {text!r}")
+    return setting
+
+
+def choice_record(chosen: tuple[int, float], scores: dict[tuple[int, float], float]) -> dict:
+    """What ``choose_adaptation`` chose and the validation score of every candidate, keyed ``STEPS:SCALE``."""
+    name = "{}:{:g}".format
+    return {"chosen": name(*chosen), "validation_scores": {name(*setting): score for setting, score in scores.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=Path("experiments/meta_quick.yaml"))
@@ -72,6 +102,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/meta_quality"), help="output folder")
     parser.add_argument("--tables-only", action="store_true", help="print the tables and plot of --out/<curves>.csv")
     parser.add_argument("--test-adaptation", type=float, nargs=2, metavar=("STEPS", "SCALE"), help="test-time Meta-SGD")
+    parser.add_argument(
+        "--choose-adaptation",
+        type=adaptation_setting,
+        nargs="+",
+        metavar="STEPS:SCALE",
+        help="choose the test-time Meta-SGD setting of each seed among these on the validation cohorts",
+    )
+    parser.add_argument("--regimes", nargs="+", choices=TEST_REGIMES, default=list(TEST_REGIMES), help="(default both)")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="(default all)")
     parser.add_argument(
         "--points", type=int, nargs="+", help="adaptation episodes of the curve (default: the config's)"
     )
@@ -86,6 +125,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     curves = args.out / f"{args.curves}.csv"
     rows = read_rows(curves) if args.tables_only else []
+    choices: dict[int, dict] = {}  # seed: the test-time setting chosen on the validation cohorts
     for seed in [] if args.tables_only else args.seeds:
         config = MetaConfig.from_yaml(args.config, **{**args.set, "seed": seed})
         if args.meta_hyperparameters:
@@ -95,10 +135,20 @@ def main() -> None:
         if args.test_domain_tasks:
             config = dataclasses.replace(config, test_domain_tasks=args.test_domain_tasks)
         run = args.out / f"seed_{seed}"
-        settings = config.to_yaml() + yaml.safe_dump({"test_adaptation": args.test_adaptation})
+        test_settings = {"test_adaptation": args.test_adaptation}
+        if args.choose_adaptation or args.regimes != list(TEST_REGIMES) or args.methods != list(METHODS):
+            test_settings |= {
+                "choose_adaptation": args.choose_adaptation,
+                "regimes": args.regimes,
+                "methods": args.methods,
+            }
+        settings = config.to_yaml() + yaml.safe_dump(test_settings)
         seed_curves, seed_settings = run / f"{args.curves}.csv", run / f"{args.curves}.yaml"
+        seed_choice = run / f"{args.curves}_choice.yaml"
         if seed_curves.exists() and seed_settings.exists() and seed_settings.read_text() == settings:
             rows += read_rows(seed_curves)
+            if args.choose_adaptation:
+                choices[seed] = yaml.safe_load(seed_choice.read_text())
             print(f"seed {seed}: the rows of {seed_curves}, meta-tested with these settings")
             continue
         start = time.perf_counter()
@@ -106,14 +156,28 @@ def main() -> None:
         trained = time.perf_counter()
         if args.test_adaptation:
             agent = agent.with_adaptation(int(args.test_adaptation[0]), args.test_adaptation[1])
-        seed_rows = meta_test(agent, read_model(run / "pretrained"), config, seed)
+        if args.choose_adaptation:
+            chosen, scores = choose_adaptation(agent, config, seed, args.choose_adaptation)
+            agent = agent.with_adaptation(*chosen)
+            choices[seed] = choice_record(chosen, scores)
+        baseline = read_model(run / "pretrained") if FINETUNED in args.methods else None
+        seed_rows = meta_test(agent, baseline, config, seed, regimes=args.regimes, methods=args.methods)
         print(f"seed {seed}: meta-training {trained - start:.0f} s, meta-test {time.perf_counter() - trained:.0f} s")
         seed_settings.unlink(missing_ok=True)  # the settings go last: they vouch for the rows beside them
         write_rows(seed_rows, seed_curves)
+        if args.choose_adaptation:
+            seed_choice.write_text(yaml.safe_dump(choices[seed], sort_keys=False))
         seed_settings.write_text(settings)
         rows += seed_rows
     if not args.tables_only:
         write_rows(rows, curves)
+    if choices:
+        print(
+            "\nTest-time Meta-SGD setting (STEPS:SCALE) chosen per seed: gradient-mode score on the validation cohorts"
+        )
+        for seed, record in choices.items():
+            scores = ", ".join(f"{name} {score:.3f}" for name, score in record["validation_scores"].items())
+            print(f"seed {seed}: {record['chosen']} ({scores})")
     plot_curves(rows, curves.with_suffix(".png"))
     seeds = len({r["seed"] for r in rows})
     print(

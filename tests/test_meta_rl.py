@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tiny_configs import TINY
@@ -43,10 +44,12 @@ from recsim_meta.evaluation.adaptation import (
     FINETUNED,
     META_FINETUNED,
     adaptation_gains,
+    choose_adaptation,
     curve_table,
     difference_table,
     meta_test,
     paired_differences,
+    read_rows,
     seed_difference_table,
 )
 from recsim_meta.sim.tasks import sample_tasks
@@ -417,6 +420,39 @@ def test_meta_test_writes_curves_for_every_method_and_point(run):
     assert all(torch.equal(v.cpu(), reference[k].cpu()) for k, v in baseline.state_dict().items())  # fine-tuning copies
 
 
+def test_meta_test_runs_the_chosen_regimes_and_methods_and_names_bad_ones(run):
+    config = MetaConfig(**{**TINY, "adaptation_episodes": [1], "eval_episodes": 1})
+    agent = MetaRLAgent.load(run / "checkpoint", config.make_env())
+    rows = meta_test(agent, None, config, seed=0, progress=False, regimes=["validation_cohorts"], methods=["gradient"])
+    validation = config.make_env().unwrapped.splits.validation
+    assert [r["task"] for r in rows] == [f"{t.domain}/{t.cohort}" for t in validation]
+    assert {(r["regime"], r["method"]) for r in rows} == {("validation_cohorts", "gradient")}
+    for regimes, methods, message in (
+        (["held_out_users"], ["gradient"], "accepted: held_out_cohorts, held_out_domain, validation_cohorts"),
+        (["held_out_cohorts"], ["oracle"], "accepted: in_context, gradient, both, finetuned, meta_finetuned"),
+        ([], ["gradient"], "no regimes"),
+        (["held_out_cohorts"], [FINETUNED], "needs the pretrained baseline"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            meta_test(agent, None, config, seed=0, progress=False, regimes=regimes, methods=methods)
+
+
+def test_choose_adaptation_takes_the_best_validation_score_of_the_gradient_mode(run):
+    config = MetaConfig(**{**TINY, "adaptation_episodes": [0, 1], "eval_episodes": 1})
+    agent = MetaRLAgent.load(run / "checkpoint", config.make_env())
+    candidates = [(0, 1.0), (1, 1.0), (3, 30.0)]  # no step at all, the trained rates, much stronger
+    chosen, scores = choose_adaptation(agent, config, 0, candidates, progress=False)
+    assert list(scores) == candidates and scores[chosen] == max(scores.values())
+    after_one = dataclasses.replace(config, adaptation_episodes=(1,))
+    for (steps, scale), score in scores.items():
+        adapting = agent.with_adaptation(steps, scale)
+        rows = meta_test(adapting, None, after_one, 0, False, ["validation_cohorts"], ["gradient"])
+        assert score == np.mean([r["score"] for r in rows])
+    assert len(set(scores.values())) > 1  # the setting changes the adapted agent
+    with pytest.raises(ValueError, match="no candidate"):
+        choose_adaptation(agent, config, 0, [], progress=False)
+
+
 def test_meta_test_averages_the_adapted_results_over_draws_of_adaptation_episodes(run, tmp_path):
     config = MetaConfig(**{**TINY, "adaptation_episodes": [0, 1], "eval_episodes": 1})
     twice = dataclasses.replace(config, adaptation_draws=2)
@@ -458,6 +494,35 @@ def test_meta_quality_keeps_each_seeds_rows_and_meta_tests_again_only_when_the_s
     printed = meta_quality("--set", "eval_episodes=1")
     assert "seed 0: the rows of" in printed and (out / "curves.csv").read_text() == curves
     assert "minus 0 episodes" in printed and "p (sign flip)" in printed
+
+
+def test_meta_quality_chooses_the_test_time_setting_per_seed_and_keeps_the_choice(run, tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("meta_quality", "experiments/meta_quality.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    config, out = write_config(tmp_path / "tiny.yaml", eval_episodes=1), tmp_path / "out"
+    shutil.copytree(run, out / "seed_0")
+    command = ["--config", str(config), "--seeds", "0", "--out", str(out), "--threads", "1", "--points", "0", "1"]
+    choose = ["--choose-adaptation", "1:1", "3:30", "--regimes", "held_out_cohorts", "--methods", "gradient", FINETUNED]
+
+    def meta_quality(*options: str) -> str:
+        monkeypatch.setattr(sys, "argv", ["meta_quality.py", *command, *options])
+        script.main()
+        return capsys.readouterr().out
+
+    printed = meta_quality(*choose)
+    choice = yaml.safe_load((out / "seed_0" / "curves_choice.yaml").read_text())
+    assert choice["chosen"] in ("1:1", "3:30") and list(choice["validation_scores"]) == ["1:1", "3:30"]
+    assert f"seed 0: {choice['chosen']} (1:1 " in printed
+    rows = read_rows(out / "curves.csv")
+    assert {(r["regime"], r["method"]) for r in rows} == {("held_out_cohorts", m) for m in ("gradient", FINETUNED)}
+    again = meta_quality(*choose)
+    assert "seed 0: the rows of" in again and f"seed 0: {choice['chosen']} (1:1 " in again
+    assert "seed 0: meta-training" in meta_quality()  # other settings: tested again, all regimes and methods
+    for bad in ("3", "3:0", "x:1"):
+        with pytest.raises(SystemExit):
+            meta_quality("--choose-adaptation", bad)
+        assert "expected STEPS:SCALE" in capsys.readouterr().err
 
 
 def test_cli_adapt_reports_before_and_after(run, capsys):

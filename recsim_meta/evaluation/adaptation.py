@@ -14,13 +14,17 @@ seeds), as are the random policy and the myopic oracle, which give the oracle-no
 Where a task's result after adaptation turns on which episodes it adapted on (fine-tuning on a new domain
 does), ``adaptation_draws`` D > 1 repeats the adaptation from D independent sets of adaptation episodes (new
 users of the cohort; same evaluation users) and reports the mean return over them.
+
+The same procedure on the validation cohorts of the seen domains (``validation_cohorts``) chooses test-time
+settings without the held-out tasks: ``choose_adaptation`` picks the Meta-SGD steps and learning-rate scale.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gymnasium as gym
@@ -44,26 +48,48 @@ from recsim_meta.sim.tasks import Task
 
 FINETUNED = "finetuned"
 META_FINETUNED = "meta_finetuned"
+METHODS = (*MODES, FINETUNED, META_FINETUNED)
+TEST_REGIMES = ("held_out_cohorts", "held_out_domain")
+REGIMES = (*TEST_REGIMES, "validation_cohorts")  # validation: to choose test-time settings on
 COLUMNS = ("seed", "regime", "task", "method", "episodes", "return", "random", "oracle", "score")
 
 
 def meta_test(
-    agent: MetaRLAgent, baseline: BertRecommender, config: MetaConfig, seed: int = 0, progress: bool = True
+    agent: MetaRLAgent,
+    baseline: BertRecommender | None,
+    config: MetaConfig,
+    seed: int = 0,
+    progress: bool = True,
+    regimes: Sequence[str] = TEST_REGIMES,
+    methods: Sequence[str] = METHODS,
 ) -> list[dict]:
-    """Rows of ``COLUMNS``: one per task, method (``MODES``, ``finetuned``, ``meta_finetuned``) and number of
-    adaptation episodes. ``baseline`` (fine-tuned as copies, so unchanged) moves to the agent's device."""
+    """Rows of ``COLUMNS``: one per task of ``regimes`` (of ``REGIMES``), method (of ``METHODS``) and number of
+    adaptation episodes. ``baseline`` (fine-tuned as copies, so unchanged; needed for ``finetuned`` only)
+    moves to the agent's device."""
+    for name, chosen, accepted in (("regime", regimes, REGIMES), ("method", methods, METHODS)):
+        unknown = [value for value in chosen if value not in accepted]
+        if unknown or not chosen:
+            raise ValueError(f"unknown or no {name}s {unknown}; accepted: {', '.join(accepted)}")
+    if FINETUNED in methods and baseline is None:
+        raise ValueError(f"the {FINETUNED} method needs the pretrained baseline")
     splits = config.make_env().unwrapped.splits
-    regimes = {
+    groups = {
         "held_out_cohorts": splits.test_cohorts,
         "held_out_domain": splits.test_domain[: config.test_domain_tasks],
+        "validation_cohorts": splits.validation,
     }
-    tasks = [(regime, task) for regime, group in regimes.items() for task in group]
+    tasks = [(regime, task) for regime in regimes for task in groups[regime]]
     envs = [config.make_env() for _ in tasks]
     slots = range(len(tasks))
     eval_seeds, adapt_seeds = task_seeds(seed, len(tasks))
     points = sorted(set(config.adaptation_episodes))
     agent.generator.manual_seed(seed)
-    base = MetaRLAgent(baseline, agent.env, agent.settings, device=agent.device)
+    modes = [mode for mode in MODES if mode in methods]
+    finetuned_actors = {}  # the agent fine-tuned: the baseline, then the meta-trained agent
+    if FINETUNED in methods:
+        finetuned_actors[FINETUNED] = MetaRLAgent(baseline, agent.env, agent.settings, device=agent.device)
+    if META_FINETUNED in methods:
+        finetuned_actors[META_FINETUNED] = agent
     fresh = [agent.new_state() for _ in slots]
 
     def evaluate(actor: MetaRLAgent, states: list[TaskState], which: list[int]) -> np.ndarray:
@@ -92,11 +118,11 @@ def meta_test(
         returns = {}
         for k in ks:
             adaptation = concat_rollouts(episodes[:k]) if k else None
-            for mode in MODES:
+            for mode in modes:
                 adapted = agent.adapt_states(adaptation, [TaskState(m) for m in memories[k]], mode)
                 returns[(mode, k)] = evaluate(agent, adapted, list(slots))
                 bar.update()
-            for method, actor in ((FINETUNED, base), (META_FINETUNED, agent)):
+            for method, actor in finetuned_actors.items():
                 if adaptation is None:
                     returns[(method, k)] = evaluate(actor, fresh, list(slots))
                 else:
@@ -108,7 +134,7 @@ def meta_test(
     adapted_points = [k for k in points if k]
     draws = config.adaptation_draws if adapted_points else 1
     bar = tqdm(
-        total=(len(points) + (draws - 1) * len(adapted_points)) * (len(MODES) + 2),
+        total=(len(points) + (draws - 1) * len(adapted_points)) * len(methods),
         desc="meta-test",
         disable=not progress,
     )
@@ -136,6 +162,28 @@ def meta_test(
                 }
             )
     return rows
+
+
+def choose_adaptation(
+    agent: MetaRLAgent,
+    config: MetaConfig,
+    seed: int,
+    candidates: Sequence[tuple[int, float]],
+    progress: bool = True,
+) -> tuple[tuple[int, float], dict[tuple[int, float], float]]:
+    """The test-time Meta-SGD setting among ``candidates`` (inner steps, learning-rate scale: as
+    ``MetaRLAgent.with_adaptation`` takes them) under which the ``gradient`` mode scores highest on the
+    validation cohorts after the config's largest number of adaptation episodes (mean over the tasks; ties:
+    the first), and every candidate's score. The held-out tasks play no part in the choice."""
+    if not candidates:
+        raise ValueError("no candidate test-time settings to choose from")
+    validation = dataclasses.replace(config, adaptation_episodes=(max(config.adaptation_episodes),))
+    scores = {}
+    for steps, scale in candidates:
+        adapting = agent.with_adaptation(int(steps), float(scale))
+        rows = meta_test(adapting, None, validation, seed, progress, ("validation_cohorts",), ("gradient",))
+        scores[(steps, scale)] = float(np.mean([r["score"] for r in rows]))
+    return max(scores, key=scores.__getitem__), scores
 
 
 def task_seeds(seed: int, count: int) -> tuple[list[int], list[int]]:
