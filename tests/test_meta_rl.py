@@ -559,3 +559,20 @@ def test_tables_average_over_tasks_and_seeds_and_pair_methods_on_the_same_users(
     assert set(gains) == {("r", m, 5, t, s) for m in (FINETUNED, "gradient") for t in "ab" for s in (0, 1)}
     assert np.allclose(list(gains.values()), 0.1)
     assert "| r | finetuned | +0.100 [+0.100, +0.100] (100%) |" in difference_table(gains, "minus 0 episodes")
+
+
+def test_meta_training_summary_reads_the_rates_and_returns_of_each_run(run, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("summary", "experiments/meta_training_summary.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rate, query, support = script.scalars(run, "inner_lr", "query/return", "support/return")
+    assert len(rate) == len(query) == len(support) == TINY["iterations"] and np.all(rate > 0)
+    monkeypatch.setattr(sys, "argv", ["meta_training_summary.py", str(run)])
+    script.main()
+    printed = capsys.readouterr().out
+    assert (
+        f"| {run} | {TINY['iterations']} | {rate.min():.4f} to {rate.max():.4f} | {np.mean(query - support):+.1f} |"
+        in printed
+    )
+    with pytest.raises(SystemExit, match="no meta-training log"):
+        script.scalars(run / "checkpoint", "inner_lr")

@@ -1,0 +1,46 @@
+"""Per meta-training run: how far the learned Meta-SGD rates moved, and what adaptation was worth in training.
+
+Reads each run's TensorBoard log (``<run>/tensorboard/meta``, written by ``meta_train``) and prints, per run,
+the range of the mean learned inner learning rate (``inner_lr``) over the iterations and the mean over the
+iterations of the query episodes' return (after adaptation) minus the support episodes' (before it):
+
+    python experiments/meta_training_summary.py runs/support5/seed_*
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+def scalars(run: Path, *tags: str) -> list[np.ndarray]:
+    """The values of ``tags`` over the iterations of the meta-training run in ``run``."""
+    log = run / "tensorboard" / "meta"
+    if not log.is_dir():
+        raise SystemExit(f"{run} has no meta-training log ({log}); give run folders of meta_train")
+    events = EventAccumulator(str(log), size_guidance={"scalars": 0})
+    events.Reload()
+    return [np.array([event.value for event in events.Scalars(tag)]) for tag in tags]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", type=Path, nargs="+", help="meta-training run folders")
+    args = parser.parse_args()
+    print("| run | iterations | inner_lr (min to max) | query minus support return | support return |")
+    print("|---|---:|---:|---:|---:|")
+    gains = []
+    for run in args.runs:
+        rate, query, support = scalars(run, "inner_lr", "query/return", "support/return")
+        gains.append(np.mean(query - support))
+        print(
+            f"| {run} | {len(rate)} | {rate.min():.4f} to {rate.max():.4f} | {gains[-1]:+.1f} | {support.mean():.1f} |"
+        )
+    print(f"\nquery minus support return, mean over the runs: {np.mean(gains):+.1f}")
+
+
+if __name__ == "__main__":
+    main()
