@@ -60,6 +60,14 @@ def write_config(path: Path, **changes) -> Path:
     return path
 
 
+def experiment_script(name: str):
+    """The module ``experiments/<name>.py``, loaded from its file (experiments/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, f"experiments/{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("meta") / "run"
@@ -471,9 +479,7 @@ def test_meta_test_averages_the_adapted_results_over_draws_of_adaptation_episode
 def test_meta_quality_keeps_each_seeds_rows_and_meta_tests_again_only_when_the_settings_change(
     run, tmp_path, monkeypatch, capsys
 ):
-    spec = importlib.util.spec_from_file_location("meta_quality", "experiments/meta_quality.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = experiment_script("meta_quality")
     config, out = write_config(tmp_path / "tiny.yaml"), tmp_path / "out"
     shutil.copytree(run, out / "seed_0")  # a finished run: meta_train resumes it
 
@@ -497,9 +503,7 @@ def test_meta_quality_keeps_each_seeds_rows_and_meta_tests_again_only_when_the_s
 
 
 def test_meta_quality_chooses_the_test_time_setting_per_seed_and_keeps_the_choice(run, tmp_path, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("meta_quality", "experiments/meta_quality.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = experiment_script("meta_quality")
     config, out = write_config(tmp_path / "tiny.yaml", eval_episodes=1), tmp_path / "out"
     shutil.copytree(run, out / "seed_0")
     command = ["--config", str(config), "--seeds", "0", "--out", str(out), "--threads", "1", "--points", "0", "1"]
@@ -562,9 +566,7 @@ def test_tables_average_over_tasks_and_seeds_and_pair_methods_on_the_same_users(
 
 
 def test_meta_training_summary_reads_the_rates_and_returns_of_each_run(run, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("summary", "experiments/meta_training_summary.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = experiment_script("meta_training_summary")
     rate, query, support = script.scalars(run, "inner_lr", "query/return", "support/return")
     assert len(rate) == len(query) == len(support) == TINY["iterations"] and np.all(rate > 0)
     monkeypatch.setattr(sys, "argv", ["meta_training_summary.py", str(run)])
