@@ -101,6 +101,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--out", type=Path, default=Path("runs/meta_quality"), help="output folder")
     parser.add_argument("--tables-only", action="store_true", help="print the tables and plot of --out/<curves>.csv")
+    parser.add_argument(
+        "--value",
+        choices=("score", "return"),
+        default="score",
+        help="what the difference tables compare (default score)",
+    )
     parser.add_argument("--test-adaptation", type=float, nargs=2, metavar=("STEPS", "SCALE"), help="test-time Meta-SGD")
     parser.add_argument(
         "--choose-adaptation",
@@ -187,12 +193,12 @@ def main() -> None:
     print("\nReturn:\n")
     print(curve_table(rows, "return"))
     for differences, what, label in (
-        (paired_differences(rows), "minus the fine-tuned baseline's", "minus finetuned"),
-        (adaptation_gains(rows), "minus the same method's before adaptation", "minus 0 episodes"),
+        (paired_differences(rows, value=args.value), "minus the fine-tuned baseline's", "minus finetuned"),
+        (adaptation_gains(rows, args.value), "minus the same method's before adaptation", "minus 0 episodes"),
     ):
         if not differences:  # no point at 0 episodes
             continue
-        print(f"\nScore {what} on the same task, seed and users, mean [95% CI] (share ahead):\n")
+        print(f"\n{args.value.capitalize()} {what} on the same task, seed and users, mean [95% CI] (share ahead):\n")
         print(difference_table(differences, label))
         print(f"\nThe same at {max(r['episodes'] for r in rows)} episodes, mean over the tasks of each seed:\n")
         print(seed_difference_table(differences))

@@ -522,6 +522,8 @@ def test_meta_quality_chooses_the_test_time_setting_per_seed_and_keeps_the_choic
     assert {(r["regime"], r["method"]) for r in rows} == {("held_out_cohorts", m) for m in ("gradient", FINETUNED)}
     again = meta_quality(*choose)
     assert "seed 0: the rows of" in again and f"seed 0: {choice['chosen']} (1:1 " in again
+    in_returns = meta_quality("--tables-only", "--value", "return")
+    assert "Return minus the fine-tuned baseline's" in in_returns and "Score minus" not in in_returns
     assert "seed 0: meta-training" in meta_quality()  # other settings: tested again, all regimes and methods
     for bad in ("3", "3:0", "x:1"):
         with pytest.raises(SystemExit):
