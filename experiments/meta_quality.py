@@ -107,8 +107,12 @@ def main() -> None:
         default="score",
         help="what the difference tables compare (default score)",
     )
-    parser.add_argument("--test-adaptation", type=float, nargs=2, metavar=("STEPS", "SCALE"), help="test-time Meta-SGD")
-    parser.add_argument(
+    # with_adaptation scales the rates it is given: choosing on top of --test-adaptation would compound the two
+    test_time = parser.add_mutually_exclusive_group()
+    test_time.add_argument(
+        "--test-adaptation", type=float, nargs=2, metavar=("STEPS", "SCALE"), help="test-time Meta-SGD"
+    )
+    test_time.add_argument(
         "--choose-adaptation",
         type=adaptation_setting,
         nargs="+",

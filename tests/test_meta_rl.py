@@ -529,6 +529,9 @@ def test_meta_quality_chooses_the_test_time_setting_per_seed_and_keeps_the_choic
         with pytest.raises(SystemExit):
             meta_quality("--choose-adaptation", bad)
         assert "expected STEPS:SCALE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        meta_quality("--choose-adaptation", "1:1", "--test-adaptation", "3", "2")
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_cli_adapt_reports_before_and_after(run, capsys):
