@@ -147,7 +147,7 @@ def test_a_model_without_the_env_s_domain_or_columns_is_rejected():
 
 
 def test_item_features_fill_each_domains_block_in_the_models_columns():
-    env = gym.make("recsim_meta/MultiDomain-v0", domains=("news", "finance"))
+    env = gym.make("recsim_meta/MultiDomain-v0", domains=("news", "finance"), any_task=True)
     config = config_for_env(env, **TINY)
     table = item_features_for_env(env, config)
     assert table.shape == (config.vocab_size, len(config.feature_names))

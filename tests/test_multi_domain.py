@@ -55,13 +55,41 @@ def test_hide_domain_zeroes_the_indicator_and_changes_nothing_else():
         np.testing.assert_array_equal(a[key], b[key])
 
 
+def test_hide_domain_keeps_the_domain_and_the_task_out_of_every_info():
+    env = gym.make(MULTI, hide_domain=True)
+    _, info = env.reset(seed=5)
+    assert info == {}
+    for _ in range(5):
+        *_, info = env.step(env.action_space.sample())
+        assert set(info) == {"clicked", "position", "item"}
+    envs = gym.make_vec(MULTI, num_envs=64, vectorization_mode="vector_entry_point", hide_domain=True)
+    _, info = envs.reset(seed=0)
+    assert info == {}
+    *_, info = envs.step(envs.action_space.sample())
+    assert set(info) == {"clicked", "position", "item", "_clicked", "_position", "_item"}
+
+
 def test_a_given_task_overrides_the_draw_and_held_out_splits_work():
     env = gym.make(MULTI, split="test_domain", held_out_domain="game")
     assert {task.domain for task in env.unwrapped.tasks} == {"game"}
     assert all(task.domain == "game" for task in (env.reset(seed=s)[1]["task"] for s in range(5)))
-    task = Task(domain="finance", cohort=99, cohort_seed=3)
+    task = env.unwrapped.tasks[3]
     _, info = env.reset(seed=0, options={"task": task})
-    assert info["task"] == task and info["domain"] == "finance"
+    assert info["task"] == task and info["domain"] == "game"
+    other = Task(domain="finance", cohort=99, cohort_seed=3)
+    _, info = gym.make(MULTI, any_task=True).reset(seed=0, options={"task": other})
+    assert info["task"] == other and info["domain"] == "finance"
+
+
+def test_a_task_outside_the_split_is_refused_unless_any_task_is_allowed():
+    held_out = gym.make(MULTI, held_out_domain="video").unwrapped.splits.test_domain[0]
+    for env in (
+        gym.make(MULTI, held_out_domain="video"),
+        gym.make_vec(MULTI, num_envs=4, vectorization_mode="vector_entry_point", held_out_domain="video"),
+    ):
+        with pytest.raises(ValueError, match="not one of this env's 'train' tasks; make the env with any_task=True"):
+            env.reset(seed=0, options={"task": held_out})
+    gym.make(MULTI, held_out_domain="video", any_task=True).reset(seed=0, options={"task": held_out})
 
 
 @pytest.mark.parametrize(
@@ -73,6 +101,8 @@ def test_a_given_task_overrides_the_draw_and_held_out_splits_work():
         ({"domains": ("news", "cooking")}, "unknown domain"),
         ({"slate_size": 40}, "slate_size .* must be <= num_candidates"),
         ({"num_variants": -2}, "num_variants must be >= 0"),
+        ({"hide_domain": "yes"}, "hide_domain must be True or False"),
+        ({"any_task": 1}, "any_task must be True or False"),
     ],
 )
 def test_bad_arguments_name_the_problem(kwargs, problem):
@@ -128,7 +158,7 @@ def test_vector_steps_are_reproducible_and_restarted_users_draw_new_tasks():
 
 
 def test_vector_reset_task_option_and_bad_input_change_nothing():
-    envs = make_multi_vec(6, domains=("news", "video"))
+    envs = make_multi_vec(6, domains=("news", "video"), any_task=True)
     obs, _ = envs.reset(seed=1, options={"task": Task(domain="news", cohort=1)})
     assert set(envs.user_tasks) == {Task(domain="news", cohort=1)}
     assert (obs["domain"][:, 0] == 1).all()

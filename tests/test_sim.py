@@ -22,6 +22,7 @@ from recsim_meta.sim.choice import CHOICE_MODELS
 from recsim_meta.sim.kernels import (
     CASCADE,
     MNL,
+    PROPORTIONAL,
     advance_sessions,
     advanced_arrays,
     choice_rows,
@@ -133,6 +134,28 @@ def test_compiled_cascade_matches_its_formula(rows, size, no_click, temperature,
         np.testing.assert_array_equal(kernel(u, no_click, temperature, CASCADE), expected)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 600), st.integers(1, 8), st.floats(-3, 3), st.floats(0.1, 3), st.integers(0, 2**32 - 1))
+def test_compiled_proportional_choice_matches_recsims_formula(rows, size, no_click, temperature, seed):
+    """RecSim's multinomial proportional model: each option in proportion to its score minus the normaliser
+    -1 (here ``1 + temperature * u``, 0 for an empty slot or a negative weight)."""
+    rng = np.random.default_rng(seed)
+    u = np.where(rng.random((rows, size)) < 0.2, -np.inf, rng.uniform(-1, 1, (rows, size)))
+    weights = np.maximum(1.0 + temperature * np.concatenate([u, np.full((rows, 1), no_click)], axis=1), 0.0)
+    total = weights.sum(axis=1, keepdims=True)
+    expected = np.where(total > 0, weights / np.where(total > 0, total, 1.0), np.eye(size + 1)[-1])
+    for kernel in (choice_rows.serial, choice_rows.threaded):
+        assert_to_rounding(kernel(u, no_click, temperature, PROPORTIONAL), expected)
+
+
+def test_recsim_choice_skips_about_half_of_random_slates():
+    """RecSim's users (interests U(-1, 1), one-hot topics, no-click mass 1 against scores offset by 1) skip a
+    random slate of 2 about half of the time."""
+    u = np.random.default_rng(0).uniform(-1, 1, (100_000, 2))
+    skipped = CHOICE_MODELS["proportional"](u, 1.0, 1.0)[:, -1].mean()
+    assert 0.5 < skipped < 0.55, skipped
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(1, 40),
@@ -199,8 +222,8 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
     )
     vectors, item_topics, mean = rng.normal(size=(n, dim)), rng.integers(0, topics, n), rng.normal(size=dim)
     quality = rng.normal(size=n)
-    rates = np.array([*rng.random(9), rng.random() if churns else 0.0])
-    pull, reversion, scale, decay, rate, satisfaction_rate, liking, refund, no_click_cost, churn = rates
+    rates = np.array([*rng.random(9), rng.random() if churns else 0.0, 0.0])  # the pull update, not RecSim's
+    pull, reversion, scale, decay, rate, satisfaction_rate, liking, refund, no_click_cost, churn, _ = rates
     draws = np.random.default_rng(seed + 1)  # the kernel draws from a twin: noise first, then churn
     noise, churn_draws = draws.random((rows, dim)), draws.random(rows) if churn > 0 else None
     received = quality[item] + liking * affinity
@@ -248,6 +271,42 @@ def test_compiled_session_advance_matches_numpy_bit_for_bit(rows, dim, topics, l
         np.testing.assert_array_equal(got_consumed, np.where(clicked, item, -1))
         np.testing.assert_array_equal(got_engagement, engaged)
         np.testing.assert_array_equal(got_ended, ended)
+        assert twin.bit_generator.state == draws.bit_generator.state
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_compiled_recsim_interest_update_matches_recsims_formula(rows, dim, seed):
+    """With ``recsim_update`` a click moves interests as RecSim's interest-evolution user does
+    (``IEvUserModel.update_state``): toward the item with probability ``(interest + 1) / 2 . v``, else away, by
+    ``0.3 * (1 - |interest|) * v * (v - interest)``, clipped to [-1, 1]; no drift, reversion or pull."""
+    rng = np.random.default_rng(seed)
+    n, topics, length = 30, dim, 4
+    clicked, item = rng.random(rows) < 0.5, rng.integers(0, n, rows)
+    vectors = np.eye(dim)[rng.integers(0, dim, n)]  # one-hot items, as RecSim's
+    interest = rng.uniform(-1, 1, (rows, dim))
+    draws = np.random.default_rng(seed + 1)
+    draws.random((rows, dim))  # the drift's noise comes first (unused here), then one direction draw per user
+    direction = draws.random(rows)
+    v = vectors[item]
+    alpha = 0.3 * (1.0 - np.abs(interest))
+    update = alpha * v * (v - interest)
+    sign = np.where(direction < ((interest + 1.0) / 2.0 * v).sum(axis=1), 1.0, -1.0)
+    expected = np.where(clicked[:, None], np.clip(interest + sign[:, None] * update, -1.0, 1.0), interest)
+    rates = np.array([0.3, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.26, 0.5, 0.0, 1.0])
+    for kernel in (advance_sessions.serial, advance_sessions.threaded):
+        state = (
+            interest.copy(), np.zeros((rows, topics)), np.zeros(rows), np.full(rows, 200.0),
+            np.full((rows, length), -1), np.zeros((rows, length, 3), dtype=np.float32), *np.zeros((3, rows)),
+            np.zeros(rows),
+        )  # fmt: skip
+        twin = np.random.default_rng(seed + 1)
+        kernel(
+            clicked, item, np.stack([item, item], axis=1), np.full(rows, 4.0), np.zeros(0), rng.random(rows),
+            rng.normal(size=rows), np.full(rows, 4.0), *state, vectors, np.argmax(vectors, axis=1),
+            rng.normal(size=n), np.zeros(dim), rates, generator_state(twin)[0], *advanced_arrays(rows),
+        )  # fmt: skip
+        assert_to_rounding(state[0], expected)
         assert twin.bit_generator.state == draws.bit_generator.state
 
 

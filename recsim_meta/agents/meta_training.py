@@ -143,7 +143,8 @@ class MetaConfig:
         return config_yaml(self)
 
     def make_env(self, split: str = "train", **overrides: Any) -> gym.Env:
-        """``MultiDomain-v0`` with this config's tasks; ``overrides`` are ``DomainConfig`` fields (e.g. ``slate_size``)."""
+        """``MultiDomain-v0`` with this config's tasks, which runs any of its domains' tasks given to ``reset`` (the
+        meta-test's held-out ones too); ``overrides`` are ``DomainConfig`` fields (e.g. ``slate_size``)."""
         return gym.make(
             MULTI_DOMAIN_ID,
             split=split,
@@ -151,6 +152,7 @@ class MetaConfig:
             num_cohorts=self.num_cohorts,
             task_seed=self.task_seed,
             num_variants=self.num_variants,
+            any_task=True,
             **overrides,
         )
 

@@ -18,9 +18,10 @@ from recsim_meta.sim.choice import CHOICE_MODELS
 from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import SocialSpec
-from recsim_meta.sim.users import TraitSpec, UserDynamics
+from recsim_meta.sim.users import INTEREST_DISTRIBUTIONS, TraitSpec, UserDynamics
 
 UTILITY_TERM_KINDS = ("linear", "log", "mismatch", "freshness")
+INTEREST_UPDATES = ("pull", "recsim")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ def video_response(c: Consumption, draw: Draw | Expectation) -> Response:
     return Response(reward=watch_time, time=watch_time, signals={"watch_time": watch_time})
 
 
+def recsim_video_response(c: Consumption, draw: Draw | Expectation) -> Response:
+    """RecSim's interest-evolution viewer: click -> watch the whole video, ``min(length, budget)`` minutes;
+    reward = watch time, which is also the time spent."""
+    watch_time = np.minimum(c.attributes["length"], c.budget)
+    return Response(reward=watch_time, time=watch_time, signals={"watch_time": watch_time})
+
+
 def news_response(c: Consumption, draw: Draw | Expectation) -> Response:
     """Click -> read for ``length * engagement`` minutes (dwell); reward = 1 per click + dwell minutes."""
     dwell = c.attributes["length"] * c.engagement
@@ -134,6 +142,7 @@ RESPONSES: dict[str, Callable[[Consumption, Draw | Expectation], Response]] = {
     "ecommerce": ecommerce_response,
     "news": news_response,
     "video": video_response,
+    "recsim_video": recsim_video_response,
     "social": social_response,
     "game": game_response,
     "finance": finance_response,
@@ -150,6 +159,8 @@ class DomainConfig:
         response: key of the domain's response function in ``RESPONSES``.
         reward_description: what the reward measures, for docs and ``render``.
         description: what is specific to the domain, for the env's docstring.
+        long_horizon: where the session's return differs from the step's (what a planning policy uses), for
+            the env's docstring.
         num_items: N, catalogue size (at most 4096: the KG boost matrix is dense).
         num_topics: T.
         embedding_dim: d, latent dimension.
@@ -165,6 +176,8 @@ class DomainConfig:
         quality_mean: mean quality of ordinary topics.
         clickbait_quality_mean: mean quality of clickbait topics.
         topic_quality_spread: spread of topic mean quality.
+        topic_quality_means: each topic's mean quality, given instead of drawn (RecSim's clusters); topics
+            of negative mean are then the clickbait ones. Empty: drawn from the three fields above.
         quality_std: spread of item quality.
         zipf_exponent: popularity exponent.
         popularity_noise: how loosely popularity follows ``appeal + popularity_quality_weight * quality``.
@@ -174,16 +187,25 @@ class DomainConfig:
         relations: KG item-item relations.
         kg_strength: default fusion strength ``alpha``.
         boost_decay: per-step decay of KG boosts after consumption.
-        interest_std: spread of user interests around the cohort mean.
+        interest_std: spread of user interests around the cohort mean (std of ``normal``, half-width of
+            ``uniform``).
+        interest_distribution: ``normal`` or ``uniform`` (RecSim's users: U(-1, 1) per dimension).
+        cohort_focus: weight of the cohort's favourite topics in its mean interest (0: every cohort's users
+            are centred on 0, as RecSim's).
         favourite_topics: topics in a cohort's interest prior.
         traits: user traits.
         utility_terms: domain terms of the click utility.
         interest_drift, interest_pull, interest_reversion, fatigue_rate, fatigue_decay,
-        satisfaction_rate, budget_refund, no_click_cost: user dynamics (see ``UserDynamics``).
+        satisfaction_rate, budget_refund, no_click_cost: user dynamics (see ``UserDynamics``). Interests
+            revert to the cohort mean by ``interest_reversion`` of their deviation per step: a half-life of
+            ``log(0.5) / log(1 - interest_reversion)`` steps (69 at the default 0.01).
+        interest_update: ``pull`` (toward the consumed item by ``interest_pull * engagement``, back to the
+            cohort mean, plus drift) or ``recsim`` (RecSim's interest evolution: toward or away from the
+            consumed item at random, by ``interest_pull * (1 - |interest|)``, clipped to [-1, 1]).
         satisfaction_affinity: weight of affinity (with KG boosts) beside quality in the utility a
             consumed item gives (RecSim's ``user_quality_factor``); satisfaction averages it.
         time_budget: starting time budget of a session.
-        choice_model: ``mnl`` or ``cascade``.
+        choice_model: ``mnl``, ``cascade`` or ``proportional`` (RecSim's multinomial proportional model).
         choice_temperature: inverse temperature of the choice model.
         no_click_utility: utility of not clicking.
         position_decay: utility lost per slate position (position bias).
@@ -221,18 +243,22 @@ class DomainConfig:
     zipf_exponent: float = 1.0
     popularity_noise: float = 1.0
     popularity_quality_weight: float = 1.0
+    topic_quality_means: tuple[float, ...] = ()
     attributes: tuple[AttributeSpec, ...] = ()
     entities: tuple[EntitySpec, ...] = ()
     relations: tuple[RelationSpec, ...] = ()
     kg_strength: float = 1.0
     boost_decay: float = 0.7
     interest_std: float = 0.5
+    interest_distribution: str = "normal"
+    cohort_focus: float = 1.0
     favourite_topics: int = 2
     traits: tuple[TraitSpec, ...] = ()
     utility_terms: tuple[UtilityTerm, ...] = ()
     interest_drift: float = 0.01
     interest_pull: float = 0.05
     interest_reversion: float = 0.01
+    interest_update: str = "pull"
     fatigue_rate: float = 0.15
     fatigue_decay: float = 0.9
     satisfaction_rate: float = 0.5
@@ -247,6 +273,7 @@ class DomainConfig:
     engagement_affinity: float = 1.0
     engagement_quality: float = 2.0
     description: str = ""
+    long_horizon: str = ""
     observed_traits: tuple[str, ...] = ()
     burst_rate: float = 0.0
     burst_appeal: float = 1.5
@@ -288,6 +315,7 @@ class DomainConfig:
             "popularity_quality_weight",
             "kg_strength",
             "interest_std",
+            "cohort_focus",
             "interest_drift",
             "fatigue_rate",
             "budget_refund",
@@ -324,6 +352,18 @@ class DomainConfig:
             raise ValueError(f"favourite_topics ({self.favourite_topics}) must be <= num_topics ({self.num_topics})")
         if self.choice_model not in CHOICE_MODELS:
             raise ValueError(f"unknown choice_model {self.choice_model!r}; accepted: {', '.join(CHOICE_MODELS)}")
+        if self.interest_distribution not in INTEREST_DISTRIBUTIONS:
+            raise ValueError(
+                f"unknown interest_distribution {self.interest_distribution!r}; accepted: {', '.join(INTEREST_DISTRIBUTIONS)}"
+            )
+        if self.interest_update not in INTEREST_UPDATES:
+            raise ValueError(
+                f"unknown interest_update {self.interest_update!r}; accepted: {', '.join(INTEREST_UPDATES)}"
+            )
+        if self.topic_quality_means and len(self.topic_quality_means) != self.num_topics:
+            raise ValueError(
+                f"topic_quality_means needs one mean per topic ({self.num_topics}), got {len(self.topic_quality_means)}"
+            )
         if self.response not in RESPONSES:
             raise ValueError(f"unknown response {self.response!r}; accepted: {', '.join(RESPONSES)}")
         if self.centroid_kind == "onehot" and self.embedding_dim != self.num_topics:
@@ -378,6 +418,9 @@ ECOMMERCE = DomainConfig(
     env_name="Ecommerce",
     response="ecommerce",
     reward_description="revenue of purchases",
+    long_horizon=(
+        "Small: a purchase takes a step more of the 30-step budget than a look, and satisfying (high-quality) products refund time, so a planner favours quality a little over price."
+    ),
     description=(
         "Shoppers with a price sensitivity (a latent trait) click products and buy some of them; "
         "complement / substitute / same-brand relations: a camera makes its lenses wanted and other cameras less."
@@ -391,6 +434,7 @@ ECOMMERCE = DomainConfig(
         RelationSpec("same_brand", "shared_entity", per_item=2, fusion_weight=0.5, boost=0.3, entity="brand"),
     ),
     traits=(TraitSpec("price_sensitivity", mean=1.0, std=0.3, low=0.0, high=3.0),),
+    popularity_quality_weight=3.0,  # popular because good: quality raises every shopper's chance to buy
     utility_terms=(UtilityTerm("price", "log", weight=-0.5, trait="price_sensitivity"),),
     time_budget=30.0,
     budget_refund=0.3,
@@ -401,6 +445,9 @@ VIDEO = DomainConfig(
     env_name="Video",
     response="video",
     reward_description="watch time in minutes",
+    long_horizon=(
+        "Watch time is both the reward and what the 60-minute budget pays; satisfying videos refund part of it and clickbait refunds nothing, so a planner picks shorter, better videos that keep the viewer longer (until the step cap)."
+    ),
     description=(
         "Viewers watch part of a video (its length times their engagement); series (sequel) and "
         "same-creator relations; clickbait topics win clicks but drain the time budget."
@@ -415,17 +462,29 @@ VIDEO = DomainConfig(
     budget_refund=0.4,
 )
 
-# RecSim's interest-evolution setting: 20 one-hot topics, 10 candidates, slates of 2, a time budget
-# of 200 minutes that watch time spends and quality refunds, 0.5 minutes lost per step without a click,
-# 4-minute videos, candidates drawn uniformly, no knowledge graph, clickbait ("trashy") topics with low quality but no extra appeal.
+# RecSim's interest-evolution setting (``recsim.environments.interest_evolution``: its utility-model documents
+# and users, the multinomial proportional choice): 20 one-hot topics of fixed mean quality from -3 (14 trashy
+# topics) to 3 (6 nutritious ones), quality spread 0.1, 4-minute videos watched whole (up to the budget), 10
+# candidates drawn uniformly, slates of 2 without position bias, users with interests U(-1, 1) that move
+# toward or away from what they watch, a budget of 200 minutes that watch time spends and quality refunds
+# (0.9 / 3.4 per minute per unit of quality), 0.5 lost per skipped slate; no knowledge graph, no fatigue.
 VIDEO_INTEREST_EVOLUTION = dataclasses.replace(
     VIDEO,
     name="video_interest_evolution",
     env_name="VideoInterestEvolution",
-    description=(
-        "RecSim's interest-evolution setting: 20 one-hot topics, 10 candidates, slates of 2, a time budget "
-        "of 200 that watch time spends and quality refunds, 0.5 lost per skipped slate, 4-minute videos, no KG."
+    long_horizon=(
+        "RecSim's: a video spends its length of the budget and refunds 0.26 x its quality per minute, so "
+        "nutritious videos extend the session and trashy ones end it; the myopic oracle, which sees only the "
+        "click, picks trashy videos the user likes and ends sessions early."
     ),
+    response="recsim_video",
+    description=(
+        "RecSim's interest-evolution setting: 20 one-hot topics whose mean quality runs from -3 (14 trashy topics) "
+        "to 3 (6 nutritious ones), 10 candidates, slates of 2, RecSim's multinomial proportional choice, "
+        "4-minute videos watched whole, interests that move toward or away from what is watched, a time budget "
+        "of 200 that watch time spends and quality refunds, 0.5 lost per skipped slate, no KG."
+    ),
+    num_items=2000,  # RecSim draws new documents every step: this many keep the catalogue's topic mix near uniform
     num_topics=20,
     embedding_dim=20,
     centroid_kind="onehot",
@@ -437,20 +496,29 @@ VIDEO_INTEREST_EVOLUTION = dataclasses.replace(
     relations=(),
     kg_strength=0.0,
     popularity_quality_weight=0.5,
-    clickbait_fraction=0.5,
     clickbait_appeal=0.0,
-    quality_mean=1.5,
-    clickbait_quality_mean=-1.5,
-    topic_quality_spread=1.0,
+    topic_quality_means=tuple(float(q) for q in np.concatenate([np.linspace(-3.0, 0.0, 14), np.linspace(0.0, 3.0, 6)])),
     quality_std=0.1,
     attributes=(AttributeSpec("length", "lognormal", loc=np.log(4.0), scale=0.0),),
+    interest_distribution="uniform",
+    interest_std=1.0,
+    cohort_focus=0.0,
+    interest_update="recsim",
+    interest_pull=0.3,
+    interest_drift=0.0,
+    interest_reversion=0.0,
+    fatigue_rate=0.0,
+    choice_model="proportional",
+    choice_temperature=1.0,
+    no_click_utility=1.0,
+    position_decay=0.0,
     time_budget=200.0,
     no_click_cost=0.5,
-    budget_refund=0.3,
+    budget_refund=0.9 / 3.4,
     satisfaction_rate=1.0,
     satisfaction_affinity=0.0,
     favourite_topics=1,
-    max_episode_steps=300,
+    max_episode_steps=500,
 )
 
 NEWS = DomainConfig(
@@ -458,6 +526,9 @@ NEWS = DomainConfig(
     env_name="News",
     response="news",
     reward_description="1 per click + dwell minutes",
+    long_horizon=(
+        "Every click earns 1 while reading spends the 30-minute budget, so several short, fresh stories beat one long read; disappointed readers churn."
+    ),
     description=(
         "Readers click stories and read them for a while (dwell); stories lose freshness with age "
         "(half-life 3 hours, and the session's own time counts), topics burst for a few steps "
@@ -484,6 +555,9 @@ SOCIAL = DomainConfig(
     env_name="Social",
     response="social",
     reward_description="engagement: like + 2 comment + 3 share",
+    long_horizon=(
+        "A comment takes 2 extra minutes of the 30-minute budget and satisfying (high-quality) posts refund time, so better posts keep users longer."
+    ),
     description=(
         "A session's user is a member of a user-user social graph (small world, part of the task); posts "
         "are written by members, and posts that friends engaged with or wrote are more attractive "
@@ -504,6 +578,9 @@ GAME = DomainConfig(
     env_name="Game",
     response="game",
     reward_description="play minutes + 10 per in-game purchase",
+    long_horizon=(
+        "Play spends the budget and frustrated or bored players churn; the myopic choice of engaging, well-matched games already keeps players, so a planner gains little."
+    ),
     description=(
         "Players pick games whose difficulty should match their skill (observed), which grows with play; "
         "a mismatch deters the click and frustrates the play, and frustrated or bored players churn. "
@@ -532,6 +609,9 @@ FINANCE = DomainConfig(
     env_name="Finance",
     response="finance",
     reward_description="risk-adjusted return (percent) minus suitability penalties",
+    long_horizon=(
+        "Each investment takes one step of the 30-step budget, which satisfying (higher-quality, less speculative) products refund: a planner trades some expected return now for a longer session."
+    ),
     description=(
         "Savers with a risk tolerance (observed) pick products with a risk level (higher for speculative, "
         "low-quality products), an expected return and a volatility that rise with risk; showing a product whose risk exceeds the saver's tolerance by "
@@ -545,9 +625,9 @@ FINANCE = DomainConfig(
     ),
     entities=(EntitySpec("sector", 10), EntitySpec("issuer", 100)),
     relations=(
-        RelationSpec("same_sector", "shared_entity", per_item=2, fusion_weight=0.5, boost=-0.5, entity="sector"),
-        RelationSpec("same_issuer", "shared_entity", per_item=2, fusion_weight=1.0, boost=-1.0, entity="issuer"),
-        RelationSpec("hedge", "partner_topic", per_item=2, fusion_weight=0.0, boost=1.0),
+        RelationSpec("same_sector", "shared_entity", per_item=2, fusion_weight=0.5, boost=-1.0, entity="sector"),
+        RelationSpec("same_issuer", "shared_entity", per_item=2, fusion_weight=1.0, boost=-2.0, entity="issuer"),
+        RelationSpec("hedge", "partner_topic", per_item=2, fusion_weight=0.0, boost=2.0),
     ),
     traits=(TraitSpec("risk_tolerance", mean=0.5, std=0.2, low=0.05, high=1.0),),
     observed_traits=("risk_tolerance",),

@@ -15,6 +15,7 @@ from recsim_meta.sim.tasks import Task, TaskSplits, make_splits
 # every domain is built with these sizes so that one action space and one layout fit all
 SHARED_SIZES = {"num_candidates": 20, "slate_size": 3, "history_length": 10}
 SPLITS = ("train", "validation", "test_cohorts", "test_domain")
+COMMON_INFO = ("clicked", "position", "item")  # the info keys of every domain; with hide_domain the only ones
 
 
 def _union(name_lists: list[tuple[str, ...]]) -> tuple[str, ...]:
@@ -57,20 +58,24 @@ class MultiDomainEnv(gym.Env):
 
     ## Rewards
     The current domain's reward (revenue, dwell, watch time, engagement, play time, risk-adjusted
-    return): scales differ by domain. ``info`` has the domain env's info plus ``task`` and ``domain``.
+    return): scales differ by domain. ``info`` has the domain env's info plus ``task`` (reset) and
+    ``domain``; with ``hide_domain=True`` only ``clicked``, ``position`` and ``item``, and reset's is empty.
 
     ## Episode End
     The current domain's: ``terminated`` when the session ends, ``truncated`` after 100 steps.
 
     ## Arguments
     ``gym.make("recsim_meta/MultiDomain-v0", split="train", held_out_domain=None, num_cohorts=10,
-    num_validation=2, num_test=2, task_seed=0, num_variants=0, hide_domain=False, domains=DOMAINS,
-    render_mode=None, **overrides)``. ``split`` is one of ``train``, ``validation``, ``test_cohorts``,
+    num_validation=2, num_test=2, task_seed=0, num_variants=0, hide_domain=False, any_task=False,
+    domains=DOMAINS, render_mode=None, **overrides)``. ``split`` is one of ``train``, ``validation``, ``test_cohorts``,
     ``test_domain`` (the held-out domain's cohorts, needs ``held_out_domain``); ``num_variants`` adds
     that many procedural variants of each seen domain to the training tasks (``make_splits``; a variant
     shows its domain's indicator and items, and differs in how users behave); ``hide_domain=True`` zeroes the
-    indicator so the agent must infer the task; ``overrides`` (any ``DomainConfig`` field) apply to
-    every domain. Bad values raise ``ValueError`` naming them.
+    indicator and keeps the domain and the task out of ``info`` (the domain's own signals too), so the agent
+    must infer the task from how users respond (the layout's columns a domain does not fill stay 0, which
+    still hints at it); ``reset(options={"task": task})`` accepts the split's tasks only, any task of the
+    domains with ``any_task=True`` (a meta-test on held-out tasks); ``overrides`` (any ``DomainConfig``
+    field) apply to every domain. Bad values raise ``ValueError`` naming them.
 
     ## Version History
     * v0: initial release.
@@ -88,6 +93,7 @@ class MultiDomainEnv(gym.Env):
         task_seed: int = 0,
         num_variants: int = 0,
         hide_domain: bool = False,
+        any_task: bool = False,
         domains: tuple[str, ...] = DOMAINS,
         render_mode: str | None = None,
         **overrides: Any,
@@ -110,7 +116,12 @@ class MultiDomainEnv(gym.Env):
         self.tasks: tuple[Task, ...] = getattr(self.splits, split)
         if not self.tasks:
             raise ValueError(f"split {split!r} has no tasks (test_domain needs a held_out_domain)")
+        for name, flag in (("hide_domain", hide_domain), ("any_task", any_task)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        self.split = split
         self.hide_domain = bool(hide_domain)
+        self.any_task = bool(any_task)
         self.render_mode = render_mode
         self.envs = {d: RecEnv(d, render_mode, **{**SHARED_SIZES, **overrides}) for d in self.domains}
         configs = [env.config for env in self.envs.values()]
@@ -146,17 +157,31 @@ class MultiDomainEnv(gym.Env):
 
     # ----------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
-        task = task_option(options, self.domains)  # checked first: a bad option changes nothing
+        task = self.task_option(options)  # checked first: a bad option changes nothing
         super().reset(seed=seed)
         if task is None:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         self.env = self.envs[task.domain]
         observation, info = self.env.reset(seed=int(self.np_random.integers(2**31)), options={"task": task})
-        return self._pad(observation), {**info, "domain": task.domain}
+        return self._pad(observation), ({} if self.hide_domain else {**info, "domain": task.domain})
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         observation, reward, terminated, truncated, info = self.env.step(action)
-        return self._pad(observation), reward, terminated, truncated, {**info, "domain": self.domain}
+        if self.hide_domain:
+            info = {key: info[key] for key in COMMON_INFO}
+        else:
+            info = {**info, "domain": self.domain}
+        return self._pad(observation), reward, terminated, truncated, info
+
+    def task_option(self, options: dict[str, Any] | None) -> Task | None:
+        """The task in ``reset`` options (None when absent): one of the split's, or of the domains' with ``any_task``."""
+        task = task_option(options, self.domains)
+        if task is not None and not self.any_task and task not in self.tasks:
+            raise ValueError(
+                f"task {task} is not one of this env's {self.split!r} tasks; make the env with any_task=True "
+                "to run any task of its domains"
+            )
+        return task
 
     def render(self) -> str | None:
         return self.env.render()
@@ -202,6 +227,11 @@ class MultiDomainEnv(gym.Env):
     @property
     def sessions(self):
         return self.env.sessions
+
+    @property
+    def world(self):
+        """The current task's ``World`` (ground truth, for oracles)."""
+        return self.env.world
 
     def oracle_slate(self, objective: str = "reward", kg_aware: bool = True) -> np.ndarray | int:
         """The current domain's myopic oracle (see ``RecEnv.oracle_slate``)."""

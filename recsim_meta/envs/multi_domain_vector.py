@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from recsim_meta.envs.multi_domain import MultiDomainEnv
-from recsim_meta.envs.rec_env import task_option, validate_action
+from recsim_meta.envs.rec_env import validate_action
 from recsim_meta.envs.vector import check_num_envs, generator_seed
 from recsim_meta.envs.world import Sessions, World, join_rows, select_rows
 from recsim_meta.sim.tasks import Task
@@ -35,7 +35,7 @@ class MultiDomainVectorEnv(VectorEnv):
 
     ``info`` holds ``clicked``, ``position``, ``item``, ``domain`` and every domain's signals as
     ``(B,)`` arrays, with Gymnasium's ``_key`` masks saying which users have them (a signal only for
-    users of its domain). ``user_tasks`` gives each user's current task.
+    users of its domain); with ``hide_domain=True`` only the first three. ``user_tasks`` gives each user's current task.
 
     Gymnasium's next-step autoreset applies (see ``RecVectorEnv``); a restarted user draws a new task.
     ``reset(seed=s)`` seeds the one generator all users share, ``reset(seed=[s_1, ..., s_B])`` seeds it
@@ -95,7 +95,7 @@ class MultiDomainVectorEnv(VectorEnv):
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         seed = generator_seed(seed, self.num_envs)
-        task = task_option(options, self.layout.domains)  # checked first: a bad option changes nothing
+        task = self.layout.task_option(options)  # checked first: a bad option changes nothing
         super().reset(seed=seed)
         self.groups = {}
         users = np.arange(self.num_envs)
@@ -123,7 +123,7 @@ class MultiDomainVectorEnv(VectorEnv):
             reward[group.users] = outcome.reward
             terminated[group.users] = outcome.terminated
             signals = {"clicked": outcome.clicked, "position": outcome.position, "item": outcome.item}
-            for key, values in {**signals, **outcome.signals}.items():
+            for key, values in {**signals, **({} if self.layout.hide_domain else outcome.signals)}.items():
                 if key not in info:
                     info[key], info[f"_{key}"] = np.zeros(self.num_envs, values.dtype), np.zeros(self.num_envs, bool)
                 info[key][group.users], info[f"_{key}"][group.users] = values, True
@@ -134,8 +134,9 @@ class MultiDomainVectorEnv(VectorEnv):
             self.episode_steps[restart] = 0
             truncated[restart] = False
         self.needs_reset = terminated | truncated
-        info["domain"] = self._per_user(lambda task: task.domain)
-        info["_domain"] = np.ones(self.num_envs, dtype=bool)
+        if not self.layout.hide_domain:
+            info["domain"] = self._per_user(lambda task: task.domain)
+            info["_domain"] = np.ones(self.num_envs, dtype=bool)
         return self._observe(), reward, terminated, truncated, info
 
     def _draw_tasks(self, count: int) -> np.ndarray:

@@ -157,6 +157,11 @@ def describe(config: DomainConfig) -> str:
     a skipped slate costs {config.no_click_cost:g}, and satisfying items refund time.{churn}
     ``truncated`` after {config.max_episode_steps} steps (the registration's ``max_episode_steps``).
 
+    ## Long Horizon
+    {textwrap.fill(config.long_horizon or "None designed in.", 100, subsequent_indent="    ")}
+    The planning oracle (``recsim_meta.agents.PlanningOracle``) prices the time budget to use it; the
+    reference scores (``recsim_meta.reference``) give its return beside the myopic oracle's.
+
     ## Arguments
     ``gym.make("{config.env_id}", render_mode=None | "ansi", **overrides)``: any ``DomainConfig``
     field can be overridden (``slate_size``, ``num_candidates``, ``choice_model``, ...); an unknown key

@@ -77,6 +77,16 @@ class RecVectorEnv(VectorEnv):
     def task(self) -> Task:
         return self.world.task
 
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Names of the ``F`` columns of a user's ``candidate_features.reshape(M, F)``."""
+        return self.world.feature_names
+
+    @property
+    def user_feature_names(self) -> tuple[str, ...]:
+        """Names of the ``user_features`` columns."""
+        return self.world.user_feature_names
+
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

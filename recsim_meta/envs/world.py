@@ -75,6 +75,26 @@ class Sessions:
     member: np.ndarray
 
 
+class Expected(NamedTuple):
+    """Each candidate of ``B`` sessions in expectation, arrays of shape ``(B, M)``, under the true state.
+
+    Attributes:
+        utility: click utility (without position bias).
+        affinity: ``interest . v~_i`` plus KG boosts.
+        engagement: how much the user would like it, in (0, 1).
+        reward: expected reward of a click on it.
+        time: expected time a click on it takes from the budget, before the refund.
+        penalty: reward lost by showing it, clicked or not (suitability).
+    """
+
+    utility: np.ndarray
+    affinity: np.ndarray
+    engagement: np.ndarray
+    reward: np.ndarray
+    time: np.ndarray
+    penalty: np.ndarray
+
+
 class Outcome(NamedTuple):
     """What happened in one step of ``B`` sessions, arrays of shape ``(B,)``.
 
@@ -202,6 +222,7 @@ class World:
             popularity_noise=config.popularity_noise,
             popularity_quality_weight=config.popularity_quality_weight,
             attributes=config.attributes,
+            topic_quality_means=config.topic_quality_means,
         )
         catalog = self.catalog
         self.kg = make_knowledge_graph(
@@ -220,7 +241,9 @@ class World:
         favourites = cohort_rng.choice(
             config.num_topics, size=config.favourite_topics, replace=False, p=catalog.topic_popularity
         )
-        self.interest_mean = cohort_interest_mean(catalog.centroids, favourites, task.interest_scale)
+        self.interest_mean = cohort_interest_mean(
+            catalog.centroids, favourites, config.cohort_focus * task.interest_scale
+        )
         self.social = None
         if config.social is not None:
             spec = config.social
@@ -255,6 +278,7 @@ class World:
                 d.budget_refund,
                 d.no_click_cost,
                 config.churn_rate,
+                float(config.interest_update == "recsim"),
             ],
             dtype=np.float64,
         )
@@ -308,6 +332,7 @@ class World:
             time_budget=cfg.time_budget,
             traits=cfg.traits,
             trait_shift=self.task.trait_shift,
+            interest_distribution=cfg.interest_distribution,
         )
         zeros = np.zeros(num_sessions)
         return Sessions(
@@ -437,6 +462,7 @@ class World:
             affinity=affinity,
             engagement=engagement,
             traits=dict(traits) if items.ndim == 1 else {name: values[:, None] for name, values in traits.items()},
+            budget=s.users.budget if items.ndim == 1 else s.users.budget[:, None],
         )
 
     def engagement(self, s: Sessions, items: np.ndarray, affinity: np.ndarray) -> np.ndarray:
@@ -525,29 +551,38 @@ class World:
         )
 
     # ----------------------------------------------------------------- ground truth
-    def oracle_slates(self, s: Sessions, objective: str = "reward", kg_aware: bool = True) -> np.ndarray:
-        """The myopic oracle: greedily build slates maximising expected immediate ``objective``.
+    def expected_outcomes(self, s: Sessions, kg_aware: bool = True) -> Expected:
+        """What each session's user would do with each of its candidates, in expectation (``Expected``)."""
+        utility, affinity = self.utilities(s, s.candidates, kg_aware)
+        engagement = self.engagement(s, s.candidates, affinity)
+        response = self.respond(self.consumption(s, s.candidates, affinity, engagement), Expectation())
+        penalty = np.zeros_like(utility)
+        if self.config.suitability is not None:
+            penalty = self.config.suitability.penalty * self.unsuitable(s, s.candidates)
+        return Expected(
+            utility=utility,
+            affinity=affinity,
+            engagement=engagement,
+            reward=np.broadcast_to(np.asarray(response.reward, dtype=np.float64), utility.shape),
+            time=np.broadcast_to(np.asarray(response.time, dtype=np.float64), utility.shape),
+            penalty=penalty,
+        )
+
+    def best_slates(
+        self, utility: np.ndarray, value: np.ndarray, no_click_value: np.ndarray, penalty: np.ndarray
+    ) -> np.ndarray:
+        """Slates built greedily, slot by slot, to maximise the expected value of the user's choice.
 
         Args:
-            s: sessions (read only).
-            objective: ``"reward"`` (expected reward) or ``"click"`` (click probability, a clickbait chaser).
-            kg_aware: ``False`` models the user as if the KG did not exist (alpha = 0, no boosts).
+            utility: click utility of each candidate ``(B, M)`` (without position bias).
+            value: what a click on each candidate is worth ``(B, M)``.
+            no_click_value: what a slate without a click is worth ``(B,)``.
+            penalty: what showing each candidate costs, clicked or not ``(B, M)``.
 
         Returns:
-            Candidate positions ``(B, K)``; a slot that would lower the objective repeats the first
+            Candidate positions ``(B, K)``; a slot that would lower the expected value repeats the first
             position (an empty slot).
         """
-        if objective not in ("reward", "click"):
-            raise ValueError(f"unknown objective {objective!r}; accepted: reward, click")
-        utility, affinity = self.utilities(s, s.candidates, kg_aware)
-        penalty = np.zeros_like(utility)  # reward lost by showing a candidate, clicked or not
-        if objective == "reward":
-            engagement = self.engagement(s, s.candidates, affinity)
-            value = self.respond(self.consumption(s, s.candidates, affinity, engagement), Expectation()).reward
-            if self.config.suitability is not None:
-                penalty = self.config.suitability.penalty * self.unsuitable(s, s.candidates)
-        else:
-            value = np.ones_like(utility)
         batch, num_candidates = utility.shape
         k_max = self.config.slate_size
         slate = np.zeros((batch, k_max), dtype=np.int64)
@@ -562,7 +597,10 @@ class World:
             trial_u[:, :, k] = utility + self.position_bias[k]
             trial_v = np.repeat(slate_value[:, None, : k + 1], num_candidates, axis=1)
             trial_v[:, :, k] = value
-            expected = (self.slate_choice(trial_u)[..., :-1] * trial_v).sum(axis=-1)
+            probabilities = self.slate_choice(trial_u)
+            expected = (probabilities[..., :-1] * trial_v).sum(axis=-1) + probabilities[..., -1] * no_click_value[
+                :, None
+            ]
             expected -= slate_penalty[:, None] + penalty
             expected[taken] = -np.inf
             best = expected.argmax(axis=1)
@@ -576,3 +614,20 @@ class World:
             slate_penalty += np.where(gain, penalty[rows, best], 0.0)
             taken[rows[gain], best[gain]] = True
         return slate
+
+    def oracle_slates(self, s: Sessions, objective: str = "reward", kg_aware: bool = True) -> np.ndarray:
+        """The myopic oracle: slates that maximise the expected immediate ``objective`` (``best_slates``).
+
+        Args:
+            s: sessions (read only).
+            objective: ``"reward"`` (expected reward) or ``"click"`` (click probability, a clickbait chaser).
+            kg_aware: ``False`` models the user as if the KG did not exist (alpha = 0, no boosts).
+        """
+        if objective not in ("reward", "click"):
+            raise ValueError(f"unknown objective {objective!r}; accepted: reward, click")
+        expected = self.expected_outcomes(s, kg_aware)
+        no_click = np.zeros(len(s.steps))
+        if objective == "click":
+            ones = np.ones_like(expected.utility)
+            return self.best_slates(expected.utility, ones, no_click, np.zeros_like(ones))
+        return self.best_slates(expected.utility, expected.reward, no_click, expected.penalty)

@@ -148,6 +148,7 @@ def make_catalog(
     popularity_noise: float = 1.0,
     popularity_quality_weight: float = 0.5,
     attributes: tuple[AttributeSpec, ...] = (),
+    topic_quality_means: tuple[float, ...] = (),
 ) -> Catalog:
     """Draw a catalogue: ``v_i ~ N(c_topic(i), item_spread^2 I)``, clickbait topics with high appeal and low quality.
 
@@ -172,6 +173,8 @@ def make_catalog(
             ``log topic_popularity + appeal + w * quality``.
         popularity_quality_weight: ``w``, how much quality (not just appeal) makes items popular.
         attributes: observable attributes to draw.
+        topic_quality_means: each topic's mean quality, given (RecSim's clusters, from trashy to nutritious)
+            instead of drawn; the topics of negative mean are then the clickbait ones.
     """
     centroids = topic_centroids(rng, num_topics, dim, centroid_kind)
     num_clickbait = int(np.ceil(clickbait_fraction * num_topics)) if clickbait_fraction > 0 else 0
@@ -181,6 +184,9 @@ def make_catalog(
     vectors = centroids[topics] + item_spread * rng.standard_normal((num_items, dim))
     topic_quality = np.where(clickbait, clickbait_quality_mean, quality_mean)
     topic_quality = topic_quality + topic_quality_spread * rng.standard_normal(num_topics)
+    if topic_quality_means:
+        topic_quality = np.asarray(topic_quality_means, dtype=np.float64)
+        clickbait = topic_quality < 0
     quality = topic_quality[topics] + quality_std * rng.standard_normal(num_items)
     appeal = np.where(clickbait[topics], clickbait_appeal, 0.0)
     topic_popularity = zipf_popularity(rng, np.zeros(num_topics), zipf_exponent, 1.0)

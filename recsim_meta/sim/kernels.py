@@ -184,7 +184,7 @@ def _holds(values: np.ndarray, item: int) -> bool:
     return False
 
 
-MNL, CASCADE = 0, 1  # codes of the choice models (``choice.CHOICE_CODES``)
+MNL, CASCADE, PROPORTIONAL = 0, 1, 2  # codes of the choice models (``choice.CHOICE_CODES``)
 
 
 @row_loops
@@ -204,6 +204,8 @@ def _choice_row(
     """One row of ``choice_rows``, written to ``probabilities``."""
     if model == CASCADE:
         _cascade_row(utilities, no_click_utility, temperature, probabilities)
+    elif model == PROPORTIONAL:
+        _proportional_row(utilities, no_click_utility, temperature, probabilities)
     else:
         _mnl_row(utilities, no_click_utility, temperature, probabilities)
 
@@ -221,6 +223,23 @@ def _mnl_row(utilities: np.ndarray, no_click_utility: float, temperature: float,
     total = 0.0 + _pairwise_sum(probabilities, 0, size + 1)
     for column in range(size + 1):
         probabilities[column] /= total
+
+
+@row_helper
+def _proportional_row(
+    utilities: np.ndarray, no_click_utility: float, temperature: float, probabilities: np.ndarray
+) -> None:
+    """RecSim's multinomial proportional model over one slate, written to ``probabilities``: each option in
+    proportion to ``max(1 + temperature * u, 0)`` (an empty slot's ``-inf`` gives 0), the no-click option's
+    ``u`` being ``no_click_utility``. RecSim offsets its scores by 1 (its ``min_normalizer`` of -1)."""
+    size = len(utilities)
+    probabilities[size] = max(1.0 + temperature * no_click_utility, 0.0)
+    total = probabilities[size]
+    for column in range(size):
+        probabilities[column] = max(1.0 + temperature * utilities[column], 0.0)
+        total += probabilities[column]
+    for column in range(size + 1):
+        probabilities[column] = probabilities[column] / total if total > 0 else (column == size) * 1.0
 
 
 @row_helper
@@ -416,7 +435,8 @@ def advance_sessions(
     consumed item's engagement, affinity and ``time`` give
 
     - the user: interests move toward the consumed item's vector (``pull * engagement``), back to the cohort
-      mean (``reversion``) and by uniform noise (``(u - 0.5) * noise_scale``); fatigue decays and grows on the
+      mean (``reversion``) and by uniform noise (``(u - 0.5) * noise_scale``), or, with ``recsim_update`` 1,
+      as RecSim's interest-evolution user's (``recsim_interest_update``); fatigue decays and grows on the
       consumed topic; satisfaction moves toward the received utility (``quality + satisfaction_affinity *
       affinity``); the budget pays the time spent (``no_click_cost`` without a click), less a refund for
       satisfaction;
@@ -426,10 +446,11 @@ def advance_sessions(
       ``churn_rate * (1 - engagement)`` (``churn_rate`` 0: never).
 
     The uniform draws come from the PCG64 ``state`` (``pcg64``), first, in numpy's order: the noise as
-    ``rng.random(interest.shape)``, then the churn's as ``rng.random(B)`` (none when ``churn_rate`` is 0).
+    ``rng.random(interest.shape)``, then the churn's as ``rng.random(B)`` (none when ``churn_rate`` is 0), then
+    with ``recsim_update`` the direction of the interest update as ``rng.random(B)``.
     ``rates``: ``[pull, reversion, noise_scale, fatigue_decay, fatigue_rate, satisfaction_rate,
-    satisfaction_affinity, budget_refund, no_click_cost, churn_rate]``. The arithmetic is numpy's before these
-    loops, in the same order.
+    satisfaction_affinity, budget_refund, no_click_cost, churn_rate, recsim_update]``. The arithmetic is numpy's
+    before these loops, in the same order.
     """
     (
         pull,
@@ -442,6 +463,7 @@ def advance_sessions(
         refund,
         no_click_cost,
         churn,
+        recsim_update,
     ) = rates
     noise = np.empty(interest.shape)
     for row in range(len(clicked)):  # in order, before the threads
@@ -450,6 +472,9 @@ def advance_sessions(
     churn_draws = np.empty(len(clicked) if churn > 0 else 0)
     for row in range(len(churn_draws)):
         churn_draws[row] = random_double(state)
+    direction_draws = np.empty(len(clicked) if recsim_update > 0 else 0)
+    for row in range(len(direction_draws)):
+        direction_draws[row] = random_double(state)
     length = history_ids.shape[1]
     for row in prange(len(clicked)):
         took = 1.0 if clicked[row] else 0.0
@@ -460,11 +485,17 @@ def advance_sessions(
         engaged = item_engagement[row] if clicked[row] else 0.0
         spent = time[row] if clicked[row] else no_click_cost
         chosen = item[row]
-        row_pull = pull * took * engaged
-        for column in range(interest.shape[1]):
-            current = interest[row, column]
-            toward = row_pull * (item_vectors[chosen, column] - current) + reversion * (interest_mean[column] - current)
-            interest[row, column] = current + (toward + noise_scale * (noise[row, column] - 0.5))
+        if recsim_update > 0:
+            if clicked[row]:
+                recsim_interest_update(interest[row], item_vectors[chosen], pull, direction_draws[row])
+        else:
+            row_pull = pull * took * engaged
+            for column in range(interest.shape[1]):
+                current = interest[row, column]
+                toward = row_pull * (item_vectors[chosen, column] - current) + reversion * (
+                    interest_mean[column] - current
+                )
+                interest[row, column] = current + (toward + noise_scale * (noise[row, column] - 0.5))
         for topic in range(fatigue.shape[1]):
             fatigue[row, topic] *= fatigue_decay
         fatigue[row, item_topics[chosen]] += fatigue_rate * took
@@ -485,6 +516,21 @@ def advance_sessions(
         last_reward[row] = reward[row]
         engagement[row] = engaged
         ended[row] = budget[row] <= 0 or (churn > 0 and churn_draws[row] < churn * (1.0 - engaged))
+
+
+@row_helper
+def recsim_interest_update(interest: np.ndarray, vector: np.ndarray, step: float, draw: float) -> None:
+    """RecSim's interest-evolution update of one user's ``interest`` after consuming an item of ``vector``, in
+    place: with probability ``sum((interest + 1) / 2 * vector)`` (``draw`` below it) toward the item, else away,
+    by ``step * (1 - |interest|) * vector * (vector - interest)`` per dimension, then clipped to [-1, 1]."""
+    toward = 0.0
+    for column in range(len(interest)):
+        toward += (interest[column] + 1.0) / 2.0 * vector[column]
+    sign = 1.0 if draw < toward else -1.0
+    for column in range(len(interest)):
+        current = interest[column]
+        moved = current + sign * (step * (1.0 - abs(current))) * vector[column] * (vector[column] - current)
+        interest[column] = min(max(moved, -1.0), 1.0)
 
 
 MISMATCH, FRESHNESS = 2, 3  # codes of these kinds of utility term: their indices in ``UTILITY_TERM_KINDS``

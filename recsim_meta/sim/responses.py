@@ -21,6 +21,7 @@ class Consumption(NamedTuple):
         affinity: ``interest . v~_i`` plus KG boosts, how much the user wants the item now.
         engagement: ``sigmoid(a * affinity + b * quality)`` in (0, 1), how much the user liked it.
         traits: the users' traits (price sensitivity, ...).
+        budget: the users' remaining time budget before this step.
     """
 
     attributes: dict[str, np.ndarray]
@@ -28,6 +29,7 @@ class Consumption(NamedTuple):
     affinity: np.ndarray
     engagement: np.ndarray
     traits: dict[str, np.ndarray]
+    budget: np.ndarray
 
 
 class Response(NamedTuple):

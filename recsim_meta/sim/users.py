@@ -80,6 +80,9 @@ def cohort_interest_mean(centroids: np.ndarray, favourite_topics: np.ndarray, sc
     return scale * centroids[favourite_topics].mean(axis=0)
 
 
+INTEREST_DISTRIBUTIONS = ("normal", "uniform")
+
+
 def sample_users(
     rng: np.random.Generator,
     num_users: int,
@@ -90,9 +93,16 @@ def sample_users(
     time_budget: float,
     traits: tuple[TraitSpec, ...],
     trait_shift: float = 0.0,
+    interest_distribution: str = "normal",
 ) -> UserState:
-    """Draw ``num_users`` fresh users of one cohort."""
-    interest = interest_mean + interest_std * rng.standard_normal((num_users, len(interest_mean)))
+    """Draw ``num_users`` fresh users of one cohort: interests ``interest_mean + interest_std * N(0, I)``
+    (``normal``) or ``interest_mean + U(-interest_std, interest_std)`` per dimension (``uniform``, RecSim's
+    interest-evolution users with a mean of 0 and a spread of 1)."""
+    shape = (num_users, len(interest_mean))
+    if interest_distribution == "uniform":
+        interest = interest_mean + rng.uniform(-interest_std, interest_std, shape)
+    else:
+        interest = interest_mean + interest_std * rng.standard_normal(shape)
     values = {
         spec.name: np.clip(rng.normal(spec.mean + trait_shift * spec.std, spec.std, num_users), spec.low, spec.high)
         for spec in traits
