@@ -4,7 +4,7 @@
 ``finetune_steps`` Adam steps at ``finetune_lr`` (20 at 1e-3 in the quick config). This script fine-tunes the
 same pretrained recommenders (``--out/seed_<s>/pretrained``, trained first when absent, as ``meta_quality.py``
 would) on 5 episodes of their own sampled slates in each cohort of the left-out domain, over a grid of steps
-and learning rates, and prints the oracle-normalised score of each setting, mean [95% CI] over cohort x seed
+and learning rates, and prints the normalised score (random 0, planning oracle 1) of each setting, mean [95% CI] over cohort x seed
 pairs, and its difference from the config's setting on the same cohort, seed and users. It shows how far the
 baseline is from its best setting on the new domain, and how much a stronger or weaker adaptation changes.
 
@@ -25,8 +25,9 @@ import torch
 from recsim_meta.agents.meta_rl import MetaRLAgent
 from recsim_meta.agents.meta_training import MetaConfig, pretrained_model
 from recsim_meta.config_files import add_overrides_argument
-from recsim_meta.evaluation.adaptation import greedy_returns, reference_returns, task_seeds
-from recsim_meta.evaluation.rollout import mean_ci, oracle_normalised
+from recsim_meta.evaluation.adaptation import greedy_returns, task_seeds
+from recsim_meta.evaluation.references import normalized_score
+from recsim_meta.evaluation.rollout import mean_ci
 
 
 def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], episodes: int, cohorts: int) -> dict:
@@ -38,8 +39,6 @@ def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], epi
     envs = [config.make_env() for _ in tasks]
     eval_seeds, adapt_seeds = task_seeds(config.seed, len(tasks))  # as in meta_test
     adaptation = agent.collect(envs, tasks, [agent.new_state() for _ in tasks], episodes, adapt_seeds, remember=False)
-    references = reference_returns(envs, tasks, eval_seeds, config.eval_episodes, config.seed)
-    low, high = references["random"], references["oracle"]
     result = {}
     for setting in [None, *settings]:
         values = []
@@ -50,7 +49,7 @@ def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], epi
             (mean,) = greedy_returns(
                 actor, [envs[i]], [tasks[i]], [actor.new_state()], [eval_seeds[i]], config.eval_episodes
             )
-            values.append(oracle_normalised(mean, low[i], high[i]))
+            values.append(normalized_score(tasks[i], mean))
         result[setting] = values
     return result
 

@@ -2,13 +2,12 @@ r"""Meta-train with a config for several seeds, meta-test on held-out tasks, wri
 
 For each seed: ``meta_train`` (pretraining on logs of the training tasks, then meta-RL; resumes a run left
 in ``--out/seed_<s>``), then ``meta_test``: adaptation curves of the agent in each mode and of the
-pretrained recommender fine-tuned on the same episodes, with the random and oracle returns of the same
-users. Each seed's rows go to ``--out/seed_<s>/<curves>.csv`` with the settings that made them beside it
+pretrained recommender fine-tuned on the same episodes, on the same users. Each seed's rows go to ``--out/seed_<s>/<curves>.csv`` with the settings that made them beside it
 (``<curves>.yaml``: the config and ``--test-adaptation``); a later run with the same settings reads them
 instead of meta-testing that seed again, so adding seeds tests only the new ones. Writes
 ``--out/<curves>.csv`` (one row per seed, task, method and number of adaptation episodes) and
-``--out/<curves>.png`` (score against adaptation episodes per regime), and prints the oracle-normalised
-score and the return per regime, method and number of episodes, mean [95 % CI] over task x seed pairs;
+``--out/<curves>.png`` (score against adaptation episodes per regime), and prints the normalised
+score (``normalized_score``: random 0, planning oracle 1) and the return per regime, method and number of episodes, mean [95 % CI] over task x seed pairs;
 then each method's score minus the fine-tuned baseline's, and minus its own before adaptation, on the same
 task, seed and users: over all pairs, and per seed with a sign-flip test over the seed means.
 

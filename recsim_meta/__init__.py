@@ -14,6 +14,7 @@ from recsim_meta.envs import (
     domain_variant,
     make_config,
 )
+from recsim_meta.evaluation.references import normalized_score, reference
 from recsim_meta.sim.tasks import Task, TaskSplits, make_splits, sample_tasks
 
 __version__ = "0.1.0"
@@ -31,6 +32,8 @@ __all__ = [
     "domain_variant",
     "make_config",
     "make_splits",
+    "normalized_score",
+    "reference",
     "sample_tasks",
     "__version__",
 ]

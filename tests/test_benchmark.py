@@ -21,8 +21,9 @@ from recsim_meta.agents.meta_training import MetaConfig
 from recsim_meta.agents.sb3_agents import load_policy, make_agent, read_hyperparameters, save_policy
 from recsim_meta.cli import main
 from recsim_meta.envs.wrappers import FixedTask
-from recsim_meta.evaluation.benchmark import COLUMNS, METHODS, BenchmarkConfig, run_benchmark
+from recsim_meta.evaluation.benchmark import COLUMNS, METHODS, BenchmarkConfig, run_benchmark, task_name
 from recsim_meta.evaluation.metrics import SlateMetrics
+from recsim_meta.evaluation.references import normalized_score
 from recsim_meta.evaluation.report import markdown_report, read_results, score_matrix
 from recsim_meta.evaluation.rollout import run_episodes
 from recsim_meta.sim.tasks import Task, sample_tasks
@@ -173,21 +174,22 @@ def test_the_quick_config_reads_and_has_both_regimes():
 
 # --------------------------------------------------------------------------- end to end
 def test_a_small_benchmark_writes_results_report_and_plots_and_a_rerun_skips_it(tmp_path):
-    config = BenchmarkConfig.from_yaml(write_configs(tmp_path, methods=["random", "oracle", "greedy", "a2c"]))
+    methods = ["random", "oracle", "planning", "greedy", "a2c"]
+    config = BenchmarkConfig.from_yaml(write_configs(tmp_path, methods=methods))
     out = tmp_path / "out"
     results = run_benchmark(config, out, progress=False)
     rows = read_results(results)
-    # 2 seeds x 6 tasks (a held-out cohort of each seen domain, a video cohort) x (random, oracle at budget 0
-    # + greedy, a2c at budgets 0 and 64)
-    assert len(rows) == 2 * 6 * (2 + 2 * 2)
+    # 2 seeds x 6 tasks (a held-out cohort of each seen domain, a video cohort) x (random, oracle, planning at
+    # budget 0 + greedy, a2c at budgets 0 and 64)
+    assert len(rows) == 2 * 6 * (3 + 2 * 2)
     assert list(rows[0]) == list(COLUMNS)
-    for row in rows:
-        if row["method"] == "random":
-            assert row["score"] == 0.0  # random is its own reference
-        if row["method"] == "oracle":
-            assert row["score"] == 1.0
+    tasks = {task_name(task): task for _, task in config.tasks()}
+    for row in rows:  # scored against the task's shipped references: random 0, planning 1
+        assert row["score"] == pytest.approx(normalized_score(tasks[row["task"]], row["return"]))
         if row["method"] in ("greedy", "a2c"):
             assert row["steps"] >= row["budget"]
+    mean_score = {m: np.mean([r["score"] for r in rows if r["method"] == m]) for m in ("random", "planning")}
+    assert mean_score["random"] < 0.5 < mean_score["planning"]
     assert score_matrix(rows, "greedy", "held_out_cohorts", 64).shape == (2, 5)
     report = (out / "report.md").read_text()
     assert "held out cohorts: IQM score" in report and "probability of improvement" not in report.split("\n")[0]
@@ -200,9 +202,7 @@ def test_a_small_benchmark_writes_results_report_and_plots_and_a_rerun_skips_it(
     with pytest.raises(ValueError, match="another config"):
         run_benchmark(other, out, progress=False)
     # appending a method keeps every finished run (training seeds depend on a method's place in the list)
-    extended = BenchmarkConfig.from_yaml(
-        write_configs(tmp_path, methods=["random", "oracle", "greedy", "a2c", "popularity"])
-    )
+    extended = BenchmarkConfig.from_yaml(write_configs(tmp_path, methods=[*methods, "popularity"]))
     run_benchmark(extended, out, progress=False)
     after = (out / "results.csv").read_text()
     assert after.startswith(before) and len(read_results(out / "results.csv")) == len(rows) + 2 * 6
@@ -230,7 +230,7 @@ def test_the_tiny_benchmark_runs_every_method_end_to_end_through_the_cli(tmp_pat
     with open(out / "results.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert {r["method"] for r in rows} == set(METHODS)
-    assert len(rows) == 2 * 6 * (3 + 8 * 2)
+    assert len(rows) == 2 * 6 * (4 + 8 * 2)
     report = (out / "report.md").read_text()
     assert "P(meta_rl > method)" in report and "P(meta_finetuned > method)" in report
     assert "| n/a" not in report.split("metrics after")[0]

@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tiny_configs import TINY
 
+from recsim_meta import normalized_score
 from recsim_meta.agents.bert_recommender import PAD
 from recsim_meta.agents.meta_rl import (
     HYPERPARAMETERS,
@@ -131,7 +132,7 @@ def test_hyperparameter_meta_gradient_is_the_derivative_of_the_validation_object
     support, query, validation = (
         base.collect(envs, tasks, [base.new_state() for _ in tasks], 1, [seed, 100 + seed]) for seed in range(3)
     )
-    lr, eps = 0.05, 0.01
+    lr, eps = 0.05, 0.05  # eps: J is float32, so a smaller step drowns the difference in rounding
 
     def after_step(name: str | None = None, shift: float = 0.0):
         """J on the validation episodes after a plain gradient step, with ``meta.hyper[name]`` shifted."""
@@ -422,7 +423,9 @@ def test_meta_test_writes_curves_for_every_method_and_point(run):
     assert {r["method"] for r in rows} == {"in_context", "gradient", "both", FINETUNED, META_FINETUNED}
     assert {r["regime"] for r in rows} == {"held_out_cohorts", "held_out_domain"}
     assert all(np.isfinite(r["score"]) for r in rows)
-    assert np.mean([r["oracle"] for r in rows]) > np.mean([r["random"] for r in rows])
+    splits = config.make_env().unwrapped.splits
+    tasks = {f"{t.domain}/{t.cohort}": t for t in (*splits.test_cohorts, *splits.test_domain)}
+    assert all(r["score"] == normalized_score(tasks[r["task"]], r["return"]) for r in rows)
     zero = {r["method"]: r["return"] for r in rows if r["episodes"] == 0 and r["task"] == rows[0]["task"]}
     assert zero["in_context"] == zero["gradient"] == zero["both"] == zero[META_FINETUNED]  # nothing to adapt on yet
     assert all(torch.equal(v.cpu(), reference[k].cpu()) for k, v in baseline.state_dict().items())  # fine-tuning copies

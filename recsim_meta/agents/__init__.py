@@ -1,4 +1,5 @@
-"""Agents: reference baselines, the BERT recommender and the meta-RL agent that wraps it.
+"""Agents: reference baselines (random, popularity, the myopic and the planning oracle), the BERT recommender
+and the meta-RL agent that wraps it.
 
 The torch-based names load on first use, so the envs and baselines import without torch.
 """
@@ -6,6 +7,7 @@ The torch-based names load on first use, so the envs and baselines import withou
 from importlib import import_module
 
 from recsim_meta.agents.baselines import BASELINES, OraclePolicy, PopularityPolicy, RandomPolicy
+from recsim_meta.agents.planning import PlanningOracle
 
 _LAZY = {
     "BertRecommender": "recsim_meta.agents.bert_recommender",
@@ -28,4 +30,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["BASELINES", "OraclePolicy", "PopularityPolicy", "RandomPolicy", *_LAZY]
+__all__ = ["BASELINES", "OraclePolicy", "PlanningOracle", "PopularityPolicy", "RandomPolicy", *_LAZY]

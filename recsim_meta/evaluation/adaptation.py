@@ -8,8 +8,8 @@ episodes. The baseline (``finetuned``), the same recommender pretrained on the p
 without meta-learning, is fine-tuned (``MetaRLAgent.finetuned``: Adam on all parameters, the supervised
 slate losses) on the very same ``k`` episodes, and so is the meta-trained agent (``meta_finetuned``: the
 same fine-tuning from the meta-learned initialisation); all are evaluated on the same users (paired
-seeds), as are the random policy and the myopic oracle, which give the oracle-normalised score
-``(R - R_random) / (R_oracle - R_random)``.
+seeds). ``score`` is ``normalized_score`` of the return, ``(R - R_random) / (R_planning - R_random)`` with the
+task's shipped reference scores: 0 for the random policy, 1 for the planning oracle.
 
 Where a task's result after adaptation turns on which episodes it adapted on (fine-tuning on a new domain
 does), ``adaptation_draws`` D > 1 repeats the adaptation from D independent sets of adaptation episodes (new
@@ -31,7 +31,6 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
-from recsim_meta.agents.baselines import BASELINES
 from recsim_meta.agents.bert_recommender import BertRecommender
 from recsim_meta.agents.meta_rl import (
     MODES,
@@ -42,7 +41,8 @@ from recsim_meta.agents.meta_rl import (
 )
 from recsim_meta.agents.meta_training import TASK_SEED_STRIDE, MetaConfig
 from recsim_meta.atomic_files import atomic_file
-from recsim_meta.evaluation.rollout import mean_ci, oracle_normalised, run_episodes
+from recsim_meta.evaluation.references import normalized_score
+from recsim_meta.evaluation.rollout import mean_ci
 from recsim_meta.evaluation.statistics import sign_flip_p
 from recsim_meta.sim.tasks import Task
 
@@ -51,7 +51,7 @@ META_FINETUNED = "meta_finetuned"
 METHODS = (*MODES, FINETUNED, META_FINETUNED)
 TEST_REGIMES = ("held_out_cohorts", "held_out_domain")
 REGIMES = (*TEST_REGIMES, "validation_cohorts")  # validation: to choose test-time settings on
-COLUMNS = ("seed", "regime", "task", "method", "episodes", "return", "random", "oracle", "score")
+COLUMNS = ("seed", "regime", "task", "method", "episodes", "return", "score")
 
 
 def meta_test(
@@ -95,8 +95,6 @@ def meta_test(
     def evaluate(actor: MetaRLAgent, states: list[TaskState], which: list[int]) -> np.ndarray:
         chosen = [envs[i] for i in which], [tasks[i][1] for i in which]
         return greedy_returns(actor, *chosen, states, [eval_seeds[i] for i in which], config.eval_episodes)
-
-    references = reference_returns(envs, [task for _, task in tasks], eval_seeds, config.eval_episodes, seed)
 
     def evaluate_finetuned(actor: MetaRLAgent, adaptation: Rollout, i: int) -> float:
         mine = adaptation.select(np.flatnonzero(adaptation.slot == i))
@@ -147,7 +145,6 @@ def meta_test(
     rows = []
     for (method, k), values in returns.items():
         for i, (regime, task) in enumerate(tasks):
-            low, high = references["random"][i], references["oracle"][i]
             rows.append(
                 {
                     "seed": seed,
@@ -156,9 +153,7 @@ def meta_test(
                     "method": method,
                     "episodes": k,
                     "return": float(values[i]),
-                    "random": float(low),
-                    "oracle": float(high),
-                    "score": oracle_normalised(values[i], low, high),
+                    "score": normalized_score(task, values[i]),
                 }
             )
     return rows
@@ -203,20 +198,6 @@ def greedy_returns(
     rollout = actor.collect(envs, tasks, states, episodes, seeds, deterministic=True, remember=False)
     totals = rollout.returns_per_episode()
     return np.array([np.mean([totals[(j, e)] for e in range(episodes)]) for j in range(len(envs))])
-
-
-def reference_returns(
-    envs: list[gym.Env], tasks: list[Task], seeds: list[int], episodes: int, seed: int
-) -> dict[str, list[float]]:
-    """The mean return of the ``random`` policy and of the myopic ``oracle`` in each ``tasks[i]`` (``envs[i]``,
-    episode seeds from ``seeds[i]``): the ends of the oracle-normalised score."""
-    return {
-        name: [
-            run_episodes(env, BASELINES[name](env, seed), episodes, first, {"task": task}).returns.mean()
-            for env, task, first in zip(envs, tasks, seeds, strict=True)
-        ]
-        for name in ("random", "oracle")
-    }
 
 
 def write_rows(rows: list[dict], path: str | Path) -> None:
@@ -318,7 +299,7 @@ def read_rows(path: str | Path) -> list[dict]:
     for row in rows:
         for name in ("seed", "episodes"):
             row[name] = int(row[name])
-        for name in ("return", "random", "oracle", "score"):
+        for name in ("return", "score"):
             row[name] = float(row[name])
     return rows
 

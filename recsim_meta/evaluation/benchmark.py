@@ -13,8 +13,9 @@ Every method acts in ``MultiDomain-v0`` (the meta config's tasks and layout) fix
 held-out cohorts of the seen domains and cohorts of the left-out domain. A method may use ``budget`` steps of
 the task before it is evaluated greedily on ``eval_episodes`` episodes whose seeds depend only on the task and
 seed, so all methods meet the same users. ``steps`` records the task steps a method really took (SB3 rounds up
-to whole rollouts; the BERT methods to whole episodes). DQN acts in the single-item version of the task
-(``slate_size=1``) and its score is normalised by random and oracle returns in that version. Every learner
+to whole rollouts; the BERT methods to whole episodes). ``score`` is ``normalized_score`` of the return: 0 for the
+random policy, 1 for the planning oracle (the task's shipped reference scores). DQN acts in the single-item
+version of the task (``slate_size=1``) and is scored against the references of that version. Every learner
 runs on the CPU (the SB3 agents too), as in the README's runs.
 """
 
@@ -34,22 +35,22 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from recsim_meta.agents.baselines import BASELINES
 from recsim_meta.agents.greedy import GreedyOneStepModel
 from recsim_meta.config_files import config_yaml, read_config
 from recsim_meta.envs import MULTI_DOMAIN_ID, PRESETS
 from recsim_meta.envs.wrappers import FixedTask
 from recsim_meta.evaluation.metrics import SlateMetrics
+from recsim_meta.evaluation.references import normalized_score, reference_policy
 from recsim_meta.evaluation.results import ResultsFile, run_all
-from recsim_meta.evaluation.rollout import oracle_normalised, run_episodes
+from recsim_meta.evaluation.rollout import run_episodes
 from recsim_meta.sim.tasks import Task
 
-REFERENCES = ("random", "popularity", "oracle")
+REFERENCES = ("random", "popularity", "oracle", "planning")
 """Methods that do not learn: run at budget 0 only, and shown as flat lines across budgets."""
 METHODS = (*REFERENCES, "greedy", "ppo", "a2c", "dqn", "multitask_ppo", "bert", "meta_rl", "meta_finetuned")
 REGIMES = ("held_out_cohorts", "held_out_domain")
 KEY = ("method", "regime", "task", "seed", "budget")
-METRICS = ("return", "random", "oracle", "score", "ctr", "session_length", "diversity", "coverage")
+METRICS = ("return", "score", "ctr", "session_length", "diversity", "coverage")
 COLUMNS = (*KEY, "steps", *METRICS, "seconds")
 
 
@@ -252,9 +253,20 @@ def _greedy(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
     return model.learn(job["budget"]), job["budget"]
 
 
+def _reference(name: str) -> Learner:
+    def learn(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
+        return reference_policy(name, env, job["eval_seed"], job["task_object"], _overrides(job)), 0
+
+    return learn
+
+
+def _overrides(job: dict[str, Any]) -> dict[str, int]:
+    """The ``DomainConfig`` fields ``job``'s method changes in the task's layout: DQN recommends one item."""
+    return {"slate_size": 1} if job["method"] == "dqn" else {}
+
+
 LEARNERS: dict[str, Learner] = {
-    # seeded as the random reference of the score, so that random's score is 0 exactly
-    **{name: (lambda job, env, name=name: (BASELINES[name](env, job["eval_seed"]), 0)) for name in REFERENCES},
+    **{name: _reference(name) for name in REFERENCES},
     "greedy": _greedy,
     "ppo": _sb3("ppo"),
     "a2c": _sb3("a2c"),
@@ -265,7 +277,6 @@ LEARNERS: dict[str, Learner] = {
     "meta_finetuned": _meta_finetuned,
 }
 
-_REFERENCE_RETURNS: dict[tuple, float] = {}
 _ENVS: dict[tuple[str, int], gym.Env] = {}
 
 
@@ -278,14 +289,6 @@ def _task_env(config: BenchmarkConfig, task: Task, slate_size: int) -> gym.Env:
     return FixedTask(_ENVS[key], task)
 
 
-def _reference_return(name: str, env: gym.Env, task: Task, slate_size: int, seed: int, episodes: int) -> float:
-    """Mean return of the random policy or the oracle on the evaluation episodes (cached per process)."""
-    key = (name, task, slate_size, seed, episodes)
-    if key not in _REFERENCE_RETURNS:
-        _REFERENCE_RETURNS[key] = float(run_episodes(env, BASELINES[name](env, seed), episodes, seed).returns.mean())
-    return _REFERENCE_RETURNS[key]
-
-
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """One run: the method learns on ``budget`` steps of the task, then plays the evaluation episodes
     (``seconds`` leaves out the training of a per-seed model it starts from)."""
@@ -293,22 +296,15 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     torch.manual_seed(job["train_seed"])
     config, task = job["config"], job["task_object"]
-    slate_size = 1 if job["method"] == "dqn" else 0
-    env = _task_env(config, task, slate_size)
+    env = _task_env(config, task, _overrides(job).get("slate_size", 0))
     policy, steps = LEARNERS[job["method"]](job, env)
     metrics = SlateMetrics(env)
     stats = run_episodes(env, policy, config.eval_episodes, job["eval_seed"], on_step=metrics)
-    low, high = (
-        _reference_return(name, env, task, slate_size, job["eval_seed"], config.eval_episodes)
-        for name in ("random", "oracle")
-    )
     value = float(stats.returns.mean())
     return {
         "steps": steps,
         "return": value,
-        "random": low,
-        "oracle": high,
-        "score": oracle_normalised(value, low, high),
+        "score": normalized_score(task, value, _overrides(job)),
         "ctr": float(stats.clicks.sum() / stats.lengths.sum()),
         "session_length": float(stats.lengths.mean()),
         "diversity": metrics.diversity,

@@ -24,7 +24,7 @@ def parallel_map(
     """``(item, function(item))`` pairs in order of completion.
 
     ``processes``: ``workers`` local processes (this process when 1), each with ``cpu_count // workers`` torch
-    threads. ``ray`` (the optional extra ``pip install recsim_meta[ray]``): Ray tasks of one CPU each, on the
+    and numba threads. ``ray`` (the optional extra ``pip install recsim_meta[ray]``): Ray tasks of one CPU each, on the
     cluster named by ``RAY_ADDRESS`` or else a local Ray with ``workers`` CPUs. The first error stops the rest.
     """
     if workers < 1:
@@ -54,9 +54,13 @@ def parallel_map(
 
 
 def _set_threads(threads: int) -> None:
+    """A worker's share of the cores for torch and for numba's threads (the compiled loops of large batches):
+    workers that each start a thread per core oversubscribe them, which costs several times the time."""
+    import numba
     import torch
 
     torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def _ray_map(function: Callable[[Any], Any], items: list[Any], workers: int, bar: tqdm) -> Iterator[tuple[Any, Any]]:

@@ -69,7 +69,7 @@ def _iqm(rows: list[dict], method: str, regime: str, budget: int) -> tuple[float
 
 
 def score_table(rows: list[dict], regime: str) -> str:
-    """IQM oracle-normalised score [95 % CI] of each method after each budget."""
+    """IQM normalised score [95 % CI] of each method after each budget."""
     budgets = budgets_of(rows)
     lines = ["| method | " + " | ".join(f"{b} steps" for b in budgets) + " |", "|---|" + "---:|" * len(budgets)]
     for method in methods_of(rows):
@@ -121,10 +121,12 @@ def markdown_report(rows: list[dict]) -> str:
         "# Benchmark report",
         "",
         f"{len(seeds)} seeds x {len(tasks)} tasks ({', '.join(tasks)}); budgets are task-specific env steps. "
-        "Scores are oracle-normalised, `(R - R_random) / (R_oracle - R_random)`; aggregates are interquartile "
-        "means over tasks x seeds with 95 % stratified bootstrap confidence intervals, and probabilities of "
-        "improvement over run pairs per task (rliable's definitions). Random, popularity and the myopic oracle "
-        "do not learn. DQN acts in the single-item version of each task. `n/a`: a run of the grid is missing.",
+        "Scores are normalised from the random policy (0) to the planning oracle (1), "
+        "`(R - R_random) / (R_planning - R_random)`, with the tasks' shipped reference scores; aggregates are "
+        "interquartile means over tasks x seeds with 95 % stratified bootstrap confidence intervals, and "
+        "probabilities of improvement over run pairs per task (rliable's definitions). Random, popularity, the "
+        "myopic oracle (`oracle`) and the planning oracle (`planning`) do not learn. DQN acts in the single-item "
+        "version of each task. `n/a`: a run of the grid is missing.",
     ]
     for regime in regimes_of(rows):
         title = regime.replace("_", " ")
@@ -151,7 +153,7 @@ def plot_sample_efficiency(rows: list[dict], path: str | Path) -> None:
             if method in REFERENCES:
                 value = _iqm(rows, method, regime, 0)
                 if value is not None:
-                    axis.axhline(value[0], linestyle="--", linewidth=1, color="grey" if method != "oracle" else "k")
+                    axis.axhline(value[0], linestyle="--", linewidth=1, color="k" if method == "planning" else "grey")
                     axis.annotate(method, (budgets[-1], value[0]), fontsize=7, ha="right", va="bottom")
                 continue
             points = [(b, v) for b in budgets if (v := _iqm(rows, method, regime, b)) is not None]
@@ -163,7 +165,7 @@ def plot_sample_efficiency(rows: list[dict], path: str | Path) -> None:
                 x, [v[1] for _, v in points], [v[2] for _, v in points], alpha=0.12, color=line.get_color()
             )
         axis.set_xscale("symlog", linthresh=max(1, min([b for b in budgets if b > 0], default=1)))
-        axis.set(title=regime.replace("_", " "), xlabel="task-specific env steps", ylabel="IQM oracle-normalised score")
+        axis.set(title=regime.replace("_", " "), xlabel="task-specific env steps", ylabel="IQM normalised score")
         axis.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     _save(figure, path)
@@ -193,7 +195,7 @@ def plot_domains(rows: list[dict], path: str | Path) -> None:
         ]
         axis.bar(np.arange(len(domains)) + (m - (len(methods) - 1) / 2) * width, means, width, label=method)
     axis.set_xticks(np.arange(len(domains)), domains)
-    axis.set(ylabel=f"mean oracle-normalised score ({budget} steps)")
+    axis.set(ylabel=f"mean normalised score ({budget} steps)")
     axis.axhline(0, color="k", linewidth=0.8)
     axis.legend(fontsize=7, ncol=2)
     axis.grid(alpha=0.3, axis="y")

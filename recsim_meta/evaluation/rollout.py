@@ -62,6 +62,27 @@ def run_episodes(
     return EpisodeStats(returns, lengths, clicks)
 
 
+def run_users(
+    envs: gym.vector.VectorEnv, policy: Policy, seed: int = 0, options: dict[str, Any] | None = None
+) -> EpisodeStats:
+    """One episode of each user of a native vector env (``gym.make_vec``), all stepped together: reset with
+    ``seed`` (and ``options``), then ``policy.predict`` acts for every user at once until every user's first
+    episode has ended (the steps after a user's end, of its next episode, are not counted)."""
+    observation, _ = envs.reset(seed=seed, options=options)
+    users = envs.num_envs
+    returns, lengths, clicks = np.zeros(users), np.zeros(users, dtype=np.int64), np.zeros(users)
+    done = np.zeros(users, dtype=bool)
+    while not done.all():
+        action, _ = policy.predict(observation, deterministic=True)
+        observation, reward, terminated, truncated, info = envs.step(action)
+        running = ~done
+        returns += np.where(running, reward, 0.0)
+        lengths += running
+        clicks += running & info["clicked"]
+        done |= terminated | truncated
+    return EpisodeStats(returns, lengths, clicks)
+
+
 def run_on_tasks(
     env: gym.Env, make_policy: Callable[[gym.Env], Policy], tasks: list[Any], episodes: int, seed: int = 0
 ) -> EpisodeStats:
@@ -84,11 +105,6 @@ def evaluation_tasks(env: gym.Env, num_tasks: int, seed: int = 0) -> list[Task |
     if isinstance(env.unwrapped, MultiDomainEnv):
         return [None] * num_tasks
     return sample_tasks(env.unwrapped.config.name, num_tasks, seed)
-
-
-def oracle_normalised(value: float, random: float, oracle: float) -> float:
-    """The oracle-normalised score ``(R - R_random) / (R_oracle - R_random)`` (NaN when the two are equal)."""
-    return float((value - random) / (oracle - random)) if oracle != random else float("nan")
 
 
 def mean_ci(values: np.ndarray, z: float = 1.96) -> tuple[float, float, float]:
