@@ -135,7 +135,10 @@ def benchmark_command(args: argparse.Namespace, parser: argparse.ArgumentParser)
     if args.report_only:
         if not (out / "results.csv").is_file():
             parser.error(f"--report-only needs {out / 'results.csv'}")
-        print(f"report written to {write_report(out / 'results.csv', out)}")
+        try:
+            print(f"report written to {write_report(out / 'results.csv', out)}")
+        except ValueError as error:
+            parser.error(str(error))
         return
     try:
         config = BenchmarkConfig.from_yaml(args.config)

@@ -69,13 +69,13 @@ def test_step_before_reset_is_an_error():
     [
         ({"slate_sise": 3}, "unknown config key.*slate_sise.*accepted keys"),
         ({"slate_size": 30}, "slate_size .* must be <= num_candidates"),
-        ({"num_candidates": -2}, "num_candidates must be > 0"),
-        ({"num_items": 0}, "num_items must be > 0"),
+        ({"num_candidates": -2}, r"num_candidates must be in \[1, 1024\]"),
+        ({"num_items": 0}, r"num_items must be in \[1, 4096\]"),
         ({"slate_size": 2.5}, "slate_size must be an integer"),
         ({"time_budget": float("nan")}, "time_budget must be a finite number"),
-        ({"choice_model": "probit"}, "unknown choice_model 'probit'; accepted: mnl, cascade"),
+        ({"choice_model": "probit"}, "unknown choice_model 'probit'; accepted: mnl, cascade, proportional"),
         ({"fatigue_decay": 1.5}, r"fatigue_decay must be in \[0, 1\]"),
-        ({"num_candidates": 5000}, "num_candidates .* must be <= num_items"),
+        ({"num_candidates": 1000, "num_items": 999}, "num_candidates .* must be <= num_items"),
         ({"related_candidates": 99}, "related_candidates"),
     ],
 )

@@ -193,7 +193,7 @@ def test_meta_hyperparameters_are_learned_saved_and_resumed(tmp_path, monkeypatc
         AdaptationSettings(meta_hyperparameters=True, entropy_coef=0.0)
     with pytest.raises(ValueError, match="gamma must be in \\(0, 1\\)"):
         AdaptationSettings(meta_hyperparameters=True, gamma=1.0)
-    with pytest.raises(ValueError, match="validation_tasks must be a positive integer"):
+    with pytest.raises(ValueError, match="validation_tasks must be >= 1"):
         MetaConfig(validation_tasks=0)
 
 
@@ -323,15 +323,17 @@ def test_meta_config_names_bad_keys_and_values(tmp_path):
         MetaConfig.from_yaml(tmp_path / "bad.yaml")
     with pytest.raises(ValueError, match="unknown adaptation key.*lr.*accepted:.*inner_lr"):
         MetaConfig(adaptation={"lr": 0.1})
-    with pytest.raises(ValueError, match="iterations must be a positive integer"):
+    with pytest.raises(ValueError, match="iterations must be >= 1"):
         MetaConfig(iterations=0)
     with pytest.raises(ValueError, match="gamma must be in"):
         MetaConfig(adaptation={"gamma": 2.0})
-    with pytest.raises(ValueError, match="num_variants must be an integer >= 0"):
+    with pytest.raises(ValueError, match="num_variants must be >= 0"):
         MetaConfig(num_variants=-1)
-    with pytest.raises(ValueError, match="finetune_iterations must be an integer >= 0"):
+    with pytest.raises(ValueError, match="need 0 <= num_validation \\+ num_test < num_cohorts"):
+        MetaConfig(num_cohorts=4)
+    with pytest.raises(ValueError, match="finetune_iterations must be (an integer|>= 0)"):
         MetaConfig(finetune_iterations=1.5)
-    with pytest.raises(ValueError, match="adaptation_draws must be a positive integer"):
+    with pytest.raises(ValueError, match="adaptation_draws must be >= 1"):
         MetaConfig(adaptation_draws=0)
     with pytest.raises(ValueError, match=r"adaptation_draws x max\(adaptation_episodes\) must be <= 1000.*200 x 10"):
         MetaConfig(adaptation_draws=200)

@@ -100,7 +100,7 @@ def test_a_task_outside_the_split_is_refused_unless_any_task_is_allowed():
         ({"held_out_domain": "cooking"}, "held_out_domain 'cooking' is not one of the domains"),
         ({"domains": ("news", "cooking")}, "unknown domain"),
         ({"slate_size": 40}, "slate_size .* must be <= num_candidates"),
-        ({"num_variants": -2}, "num_variants must be >= 0"),
+        ({"num_variants": -2}, "num_variants must be in \\[0, 1000\\]"),
         ({"hide_domain": "yes"}, "hide_domain must be True or False"),
         ({"any_task": 1}, "any_task must be True or False"),
     ],

@@ -81,3 +81,10 @@ def test_the_ray_backend_appends_every_row_once(tmp_path):
 def test_an_unknown_backend_is_named(tmp_path):
     with pytest.raises(ValueError, match="accepted: processes, ray"):
         run_all(JOBS, square, ResultsFile(tmp_path / "results.csv", COLUMNS, KEY), backend="dask")
+
+
+def test_a_damaged_row_in_the_middle_names_its_line_and_the_repair(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("method,seed,return\nrandom,0,1.0\nrandom,1\nrandom,2,3.0\n")
+    with pytest.raises(ValueError, match=r"line 3: 2 values where the header has 3 columns; delete that line"):
+        ResultsFile(path, COLUMNS, KEY).rows()

@@ -469,13 +469,13 @@ def test_variants_are_extra_training_tasks_of_each_seen_domain():
     ]
     cohorts = {dataclasses.replace(t, variant=0) for t in variants}
     assert cohorts <= set(plain.train)  # run by training cohorts
-    with pytest.raises(ValueError, match="num_variants must be >= 0"):
+    with pytest.raises(ValueError, match="num_variants must be in \\[0, 1000\\]"):
         make_splits(["news"], num_variants=-1)
 
 
 @pytest.mark.parametrize("variant", [-1, 1.5, True, "2"])
 def test_bad_variant_is_rejected(variant):
-    with pytest.raises(ValueError, match="Task.variant must be an integer >= 0"):
+    with pytest.raises(ValueError, match="Task.variant must be (an integer|>= 0)"):
         Task(domain="news", variant=variant)
 
 

@@ -6,19 +6,24 @@ meta-training iterations after them) with checkpoints and resume.
 - ``config.yaml``: the config it ran;
 - ``pretrained/``: the recommender pretrained on logs of the training tasks (the "no meta-learning" baseline);
 - ``checkpoint/``: the agent, the optimizer state and ``training.json`` (iterations done), written
-  atomically every ``checkpoint_every`` iterations and at the end;
+  atomically every ``checkpoint_every`` iterations and at the end; ``checkpoint.previous/``, the one before;
 - ``tensorboard/``: pretraining losses and, per iteration, the meta-training losses and returns.
 
 Every iteration draws its tasks, episode seeds and torch randomness from ``(seed, iteration)`` alone, so a
 run resumed from a checkpoint continues exactly as the uninterrupted run would have: ``--resume`` loses at
-most the iterations since the last checkpoint.
+most the iterations since the last checkpoint. A kill at any moment leaves a complete checkpoint to resume
+from: the one being written is staged and synced before it replaces the last (``recover_checkpoint`` finds
+the newest complete one, also when the kill fell between the renames), and a damaged one falls back to
+``checkpoint.previous``, saying so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +40,11 @@ from recsim_meta.agents.logged_data import collect_logs
 from recsim_meta.agents.meta_rl import AdaptationSettings, MetaRLAgent
 from recsim_meta.agents.pretraining import pretrain
 from recsim_meta.agents.recommender_policy import get_device, read_model, write_model
-from recsim_meta.atomic_files import atomic_directory
+from recsim_meta.atomic_files import atomic_directory, previous_of, staging_folders
 from recsim_meta.config_files import config_yaml, read_config
-from recsim_meta.envs import MULTI_DOMAIN_ID
-from recsim_meta.sim.tasks import Task
+from recsim_meta.envs import DOMAINS, MULTI_DOMAIN_ID
+from recsim_meta.sim.tasks import Task, make_splits
+from recsim_meta.sim.validation import Range, check_choice, check_fields
 
 TRAINING_FILE = "training.json"
 OPTIMIZER_FILE = "optimizer.pt"
@@ -103,18 +109,27 @@ class MetaConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "adaptation_episodes", tuple(self.adaptation_episodes))
         positive = ("num_cohorts", "iterations", "tasks_per_iteration", "support_episodes", "query_episodes")
         positive += ("log_episodes", "pretrain_steps", "ppo_epochs", "checkpoint_every", "eval_episodes")
-        positive += ("validation_tasks", "finetune_support_episodes", "adaptation_draws")
-        for name in positive:
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("num_variants", "finetune_iterations"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
-        if not self.adaptation_episodes or min(self.adaptation_episodes) < 0:
-            raise ValueError(f"adaptation_episodes must be integers >= 0, got {self.adaptation_episodes}")
+        positive += ("validation_tasks", "finetune_support_episodes", "adaptation_draws", "hidden_size")
+        positive += ("num_layers", "num_heads", "intermediate_size", "context_length", "test_domain_tasks")
+        positive += ("finetune_steps",)
+        ranges = {name: Range(1) for name in positive}
+        ranges |= {name: Range(0) for name in ("num_variants", "finetune_iterations", "task_seed", "seed")}
+        ranges |= {"adaptation_episodes": Range(0, TASK_SEED_STRIDE)}
+        ranges |= {name: Range(0, 10, open_low=True) for name in ("learning_rate", "meta_learning_rate", "finetune_lr")}
+        check_fields(self, ranges)
+        if not self.adaptation_episodes:
+            raise ValueError("adaptation_episodes must list at least one number of episodes (0 for none)")
+        if self.held_out_domain is not None:
+            check_choice("held_out_domain", self.held_out_domain, DOMAINS)
+        make_splits(  # the tasks must exist: checked now, before a run writes anything
+            DOMAINS,
+            held_out_domain=self.held_out_domain,
+            num_cohorts=self.num_cohorts,
+            num_variants=self.num_variants,
+            seed=self.task_seed,
+        )
         if self.adaptation_draws * max(self.adaptation_episodes) > TASK_SEED_STRIDE:
             raise ValueError(
                 f"adaptation_draws x max(adaptation_episodes) must be <= {TASK_SEED_STRIDE} (the episode seeds of "
@@ -178,11 +193,39 @@ def pretrained_model(
 
 
 def save_checkpoint(agent: MetaRLAgent, optimizer: torch.optim.Optimizer, iteration: int, path: Path) -> None:
-    """The agent, the optimizer state (``torch.save``, read back with ``weights_only``) and the iteration, atomically."""
-    with atomic_directory(path) as staging:
+    """The agent, the optimizer state (``torch.save``, read back with ``weights_only``) and the iteration,
+    atomically, keeping the checkpoint it replaces as ``checkpoint.previous``. ``training.json`` is written last:
+    a staging folder that has it is complete."""
+    with atomic_directory(path, keep_previous=True) as staging:
         agent.write(staging)
         torch.save(optimizer.state_dict(), staging / OPTIMIZER_FILE)
         (staging / TRAINING_FILE).write_text(json.dumps({"iterations_done": iteration}))
+
+
+def iterations_done(folder: Path) -> int | None:
+    """The iterations a checkpoint folder holds, or ``None`` when it is not complete (no readable ``training.json``)."""
+    try:
+        return int(json.loads((folder / TRAINING_FILE).read_text())["iterations_done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def recover_checkpoint(path: Path) -> None:
+    """Leave ``path`` (a run's ``checkpoint/``) as the newest complete checkpoint found beside it, the one before
+    as ``checkpoint.previous``, and no staging folder: a kill while a checkpoint was written leaves an
+    incomplete staging folder (dropped), or, between the renames, the new checkpoint complete in its staging
+    folder and the old one moved aside (the new one is put in place)."""
+    staged = [(iterations_done(folder), folder) for folder in staging_folders(path)]
+    complete = [(done, folder) for done, folder in staged if done is not None]
+    newest = max(complete, default=None, key=lambda pair: pair[0])
+    current = iterations_done(path) if path.is_dir() else None
+    if newest is not None and (current is None or newest[0] > current):
+        if path.is_dir():
+            shutil.rmtree(previous_of(path), ignore_errors=True)
+            os.replace(path, previous_of(path))
+        os.replace(newest[1], path)
+    for _, folder in staged:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_optimizer(agent: MetaRLAgent, config: MetaConfig) -> torch.optim.Optimizer:
@@ -200,15 +243,34 @@ def make_optimizer(agent: MetaRLAgent, config: MetaConfig) -> torch.optim.Optimi
 def load_checkpoint(
     path: Path, env: gym.Env, config: MetaConfig, device: torch.device | str = "auto"
 ) -> tuple[MetaRLAgent, torch.optim.Optimizer, int]:
-    """The agent and optimizer of a checkpoint, on ``device`` whichever device wrote it, and the iterations done."""
-    agent = MetaRLAgent.load(path, env, device=device)
-    optimizer = make_optimizer(agent, config)
+    """The agent and optimizer of a checkpoint, on ``device`` whichever device wrote it, and the iterations done;
+    ``ValueError`` naming the checkpoint when any of its files is missing or damaged (nothing is executed)."""
     try:
+        agent = MetaRLAgent.load(path, env, device=device)
+        optimizer = make_optimizer(agent, config)
         optimizer.load_state_dict(torch.load(path / OPTIMIZER_FILE, map_location=agent.device, weights_only=True))
-        done = int(json.loads((path / TRAINING_FILE).read_text())["iterations_done"])
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        done = iterations_done(path)
+        if done is None:
+            raise ValueError(f"no readable {TRAINING_FILE}")
+    except Exception as error:  # torch.load's EOFError, UnpicklingError, zip errors; damaged weights; ...
         raise ValueError(f"{path} is not a complete meta-training checkpoint: {error}") from None
     return agent, optimizer, done
+
+
+def resume_checkpoint(
+    path: Path, env: gym.Env, config: MetaConfig, device: torch.device | str
+) -> tuple[MetaRLAgent, torch.optim.Optimizer, int]:
+    """``load_checkpoint`` of the run's newest complete checkpoint (``recover_checkpoint``), falling back to
+    ``checkpoint.previous`` (with a warning) when the newest is damaged."""
+    recover_checkpoint(path)
+    try:
+        return load_checkpoint(path, env, config, device)
+    except ValueError as error:
+        previous = previous_of(path)
+        if not previous.is_dir():
+            raise
+        warnings.warn(f"{error}; resuming from the checkpoint before it, {previous}", stacklevel=3)
+        return load_checkpoint(previous, env, config, device)
 
 
 def draw_tasks(rng: np.random.Generator, split: Sequence[Task], count: int) -> tuple[list[Task], list[int]]:
@@ -243,14 +305,15 @@ def meta_train(
                 f"{config_file} differs from the given config in {', '.join(changed)}: resume with the same "
                 f"training keys (only the meta-test's {', '.join(META_TEST_KEYS)} may change)"
             )
+    env = config.make_env()  # everything is checked before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    for staging in out.glob(".*-*"):  # half-written checkpoints of a killed run; the last complete one stays
+    for staging in staging_folders(out / "pretrained"):  # a pretraining cut short by a kill
         shutil.rmtree(staging, ignore_errors=True)
     config_file.write_text(config.to_yaml())
-    env = config.make_env()
     checkpoint = out / "checkpoint"
-    if checkpoint.is_dir():
-        agent, optimizer, done = load_checkpoint(checkpoint, env, config, device)
+    recover_checkpoint(checkpoint)
+    if checkpoint.is_dir() or previous_of(checkpoint).is_dir():
+        agent, optimizer, done = resume_checkpoint(checkpoint, env, config, device)
     else:
         device = get_device(device)
         model = pretrained_model(config, env, out, progress, device)

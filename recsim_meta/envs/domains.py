@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsim_meta.sim.catalog import AttributeSpec
+from recsim_meta.sim.catalog import CENTROID_KINDS, AttributeSpec
 from recsim_meta.sim.choice import CHOICE_MODELS
 from recsim_meta.sim.knowledge_graph import EntitySpec, RelationSpec
 from recsim_meta.sim.responses import Consumption, Draw, Expectation, Response, sigmoid
 from recsim_meta.sim.social import SocialSpec
 from recsim_meta.sim.users import INTEREST_DISTRIBUTIONS, TraitSpec, UserDynamics
+from recsim_meta.sim.validation import UNIT, Range, check_choice, check_fields
 
 UTILITY_TERM_KINDS = ("linear", "log", "mismatch", "freshness")
 INTEREST_UPDATES = ("pull", "recsim")
@@ -45,12 +46,8 @@ class UtilityTerm:
     in_engagement: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in UTILITY_TERM_KINDS:
-            raise ValueError(
-                f"utility term on {self.attribute!r}: unknown kind {self.kind!r}; accepted: {', '.join(UTILITY_TERM_KINDS)}"
-            )
-        if not self.scale > 0:
-            raise ValueError(f"utility term on {self.attribute!r}: scale must be > 0, got {self.scale!r}")
+        check_fields(self, {"weight": Range(-100, 100), "scale": Range(0, 1e6, open_low=True)}, "utility term: ")
+        check_choice("utility term kind", self.kind, UTILITY_TERM_KINDS)
 
 
 @dataclass(frozen=True)
@@ -67,8 +64,7 @@ class SuitabilityRule:
     penalty: float
 
     def __post_init__(self) -> None:
-        if self.penalty < 0:
-            raise ValueError(f"suitability penalty must be >= 0, got {self.penalty!r}")
+        check_fields(self, {"margin": Range(-10, 10), "penalty": Range(0, 1e6)}, "suitability.")
 
 
 def ecommerce_response(c: Consumption, draw: Draw | Expectation) -> Response:
@@ -147,6 +143,68 @@ RESPONSES: dict[str, Callable[[Consumption, Draw | Expectation], Response]] = {
     "game": game_response,
     "finance": finance_response,
 }
+
+
+RESPONSE_NEEDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ecommerce": (("price",), ("price_sensitivity",)),
+    "news": (("length",), ()),
+    "video": (("length",), ()),
+    "recsim_video": (("length",), ()),
+    "social": ((), ()),
+    "game": (("length",), ()),
+    "finance": (("expected_return", "volatility"), ("risk_tolerance",)),
+}
+"""The item attributes and user traits each response function reads."""
+
+FIELD_RANGES: dict[str, Range] = {
+    # sizes: with these limits a world takes at most about 300 MB (the KG boost matrix is num_items^2 float32,
+    # the social signal members x num_items float32)
+    "num_items": Range(1, 4096),
+    "num_topics": Range(1, 1024),
+    "embedding_dim": Range(1, 512),
+    "num_candidates": Range(1, 1024),
+    "related_candidates": Range(0, 1024),
+    "slate_size": Range(1, 64),
+    "history_length": Range(1, 1000),
+    "max_episode_steps": Range(1, 1_000_000),
+    "favourite_topics": Range(1, 1024),
+    # the generative model's scales: bounded so that utilities, rewards and observations stay finite
+    "item_spread": Range(0, 10),
+    "clickbait_fraction": UNIT,
+    "clickbait_appeal": Range(-10, 10),
+    "quality_mean": Range(-10, 10),
+    "clickbait_quality_mean": Range(-10, 10),
+    "topic_quality_spread": Range(0, 10),
+    "topic_quality_means": Range(-10, 10),
+    "quality_std": Range(0, 10),
+    "zipf_exponent": Range(0, 5),
+    "popularity_noise": Range(0, 10),
+    "popularity_quality_weight": Range(0, 10),
+    "kg_strength": Range(0, 10),
+    "boost_decay": UNIT,
+    "interest_std": Range(0, 10),
+    "cohort_focus": Range(0, 10),
+    "interest_drift": Range(0, 10),
+    "interest_pull": UNIT,
+    "interest_reversion": UNIT,
+    "fatigue_rate": Range(0, 10),
+    "fatigue_decay": UNIT,
+    "satisfaction_rate": UNIT,
+    "satisfaction_affinity": Range(-10, 10),
+    "budget_refund": Range(0, 10),
+    "no_click_cost": Range(0, 1e6),
+    "time_budget": Range(0, 1e6, open_low=True),
+    "choice_temperature": Range(0, 100, open_low=True),
+    "no_click_utility": Range(-100, 100),
+    "position_decay": Range(0, 10),
+    "engagement_affinity": Range(-10, 10),
+    "engagement_quality": Range(-10, 10),
+    "burst_rate": UNIT,
+    "burst_appeal": Range(-10, 10),
+    "burst_decay": UNIT,
+    "churn_rate": UNIT,
+}
+"""The accepted range of every numeric ``DomainConfig`` field (``recsim_meta.sim.validation``)."""
 
 
 @dataclass(frozen=True)
@@ -283,61 +341,15 @@ class DomainConfig:
     social: SocialSpec | None = None
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            if f.type == "int" and not (numeric and float(value).is_integer()):
-                raise ValueError(f"{f.name} must be an integer, got {value!r}")
-            if f.type == "float" and not (numeric and np.isfinite(value)):
-                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
-        positive = (
-            "num_items",
-            "num_topics",
-            "embedding_dim",
-            "num_candidates",
-            "slate_size",
-            "history_length",
-            "max_episode_steps",
-            "time_budget",
-            "choice_temperature",
-            "favourite_topics",
-        )
-        for key in positive:
-            if not getattr(self, key) > 0:
-                raise ValueError(f"{key} must be > 0, got {getattr(self, key)!r}")
-        non_negative = (
-            "item_spread",
-            "clickbait_fraction",
-            "quality_std",
-            "topic_quality_spread",
-            "zipf_exponent",
-            "popularity_noise",
-            "popularity_quality_weight",
-            "kg_strength",
-            "interest_std",
-            "cohort_focus",
-            "interest_drift",
-            "fatigue_rate",
-            "budget_refund",
-            "no_click_cost",
-            "position_decay",
-        )
-        for key in non_negative:
-            if not getattr(self, key) >= 0:
-                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")
-        for key in (
-            "clickbait_fraction",
-            "boost_decay",
-            "fatigue_decay",
-            "satisfaction_rate",
-            "interest_pull",
-            "interest_reversion",
-            "burst_rate",
-            "burst_decay",
-            "churn_rate",
+        check_fields(self, FIELD_RANGES)
+        for name, accepted in (
+            ("centroid_kind", CENTROID_KINDS),
+            ("choice_model", CHOICE_MODELS),
+            ("response", RESPONSES),
+            ("interest_distribution", INTEREST_DISTRIBUTIONS),
+            ("interest_update", INTEREST_UPDATES),
         ):
-            if not 0 <= getattr(self, key) <= 1:
-                raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)!r}")
+            check_choice(name, getattr(self, name), accepted)
         if self.slate_size > self.num_candidates:
             raise ValueError(f"slate_size ({self.slate_size}) must be <= num_candidates ({self.num_candidates})")
         if not 0 <= self.related_candidates <= self.num_candidates:
@@ -346,32 +358,35 @@ class DomainConfig:
             )
         if self.num_candidates > self.num_items:
             raise ValueError(f"num_candidates ({self.num_candidates}) must be <= num_items ({self.num_items})")
-        if self.num_items > 4096:
-            raise ValueError(f"num_items must be <= 4096 (dense KG boost matrix), got {self.num_items}")
         if self.favourite_topics > self.num_topics:
             raise ValueError(f"favourite_topics ({self.favourite_topics}) must be <= num_topics ({self.num_topics})")
-        if self.choice_model not in CHOICE_MODELS:
-            raise ValueError(f"unknown choice_model {self.choice_model!r}; accepted: {', '.join(CHOICE_MODELS)}")
-        if self.interest_distribution not in INTEREST_DISTRIBUTIONS:
+        if self.num_topics > self.num_items:
+            raise ValueError(f"num_topics ({self.num_topics}) must be <= num_items ({self.num_items})")
+        if self.centroid_kind == "onehot" and self.embedding_dim != self.num_topics:
             raise ValueError(
-                f"unknown interest_distribution {self.interest_distribution!r}; accepted: {', '.join(INTEREST_DISTRIBUTIONS)}"
-            )
-        if self.interest_update not in INTEREST_UPDATES:
-            raise ValueError(
-                f"unknown interest_update {self.interest_update!r}; accepted: {', '.join(INTEREST_UPDATES)}"
+                f"centroid_kind 'onehot' needs embedding_dim == num_topics, got {self.embedding_dim} and {self.num_topics}"
             )
         if self.topic_quality_means and len(self.topic_quality_means) != self.num_topics:
             raise ValueError(
                 f"topic_quality_means needs one mean per topic ({self.num_topics}), got {len(self.topic_quality_means)}"
             )
-        if self.response not in RESPONSES:
-            raise ValueError(f"unknown response {self.response!r}; accepted: {', '.join(RESPONSES)}")
-        if self.centroid_kind == "onehot" and self.embedding_dim != self.num_topics:
-            raise ValueError(
-                f"centroid_kind 'onehot' needs embedding_dim == num_topics, got {self.embedding_dim} and {self.num_topics}"
-            )
-        attribute_names = {a.name for a in self.attributes}
-        trait_names = {t.name for t in self.traits}
+        attribute_names = [a.name for a in self.attributes]
+        trait_names = [t.name for t in self.traits]
+        entity_names = [e.name for e in self.entities]
+        for kind, names in (("attribute", attribute_names), ("trait", trait_names), ("entity", entity_names)):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise ValueError(f"{kind} names must be distinct, got {repeated} more than once")
+        needed_attributes, needed_traits = RESPONSE_NEEDS[self.response]
+        for kind, needed, names in (
+            ("attribute", needed_attributes, attribute_names),
+            ("trait", needed_traits, trait_names),
+        ):
+            missing = sorted(set(needed) - set(names))
+            if missing:
+                raise ValueError(
+                    f"response {self.response!r} needs the {kind}s {missing}; the domain's {kind}s: {sorted(names) or 'none'}"
+                )
         for term in self.utility_terms:
             if term.attribute not in attribute_names:
                 raise ValueError(
@@ -379,7 +394,12 @@ class DomainConfig:
                 )
             if term.trait and term.trait not in trait_names:
                 raise ValueError(f"utility term uses unknown trait {term.trait!r}; traits: {sorted(trait_names)}")
-        unknown_traits = sorted(set(self.observed_traits) - trait_names)
+        for relation in self.relations:
+            if relation.entity and relation.entity not in entity_names:
+                raise ValueError(
+                    f"relation {relation.name!r} uses unknown entity {relation.entity!r}; entities: {sorted(entity_names)}"
+                )
+        unknown_traits = sorted(set(self.observed_traits) - set(trait_names))
         if unknown_traits:
             raise ValueError(f"observed_traits {unknown_traits} are not traits of the domain: {sorted(trait_names)}")
         rule = self.suitability
@@ -388,12 +408,17 @@ class DomainConfig:
                 f"suitability compares attribute {rule.attribute!r} with trait {rule.trait!r}; "
                 f"attributes: {sorted(attribute_names)}, traits: {sorted(trait_names)}"
             )
-        authors = [e for e in self.entities if e.name == "author"]
-        if self.social is not None and authors and authors[0].count != self.social.members:
-            raise ValueError(
-                f"authors are members of the social graph: the 'author' entity count ({authors[0].count}) "
-                f"must equal social.members ({self.social.members})"
-            )
+        if self.social is not None:
+            authors = [e for e in self.entities if e.name == "author"]
+            if authors and authors[0].count != self.social.members:
+                raise ValueError(
+                    f"authors are members of the social graph: the 'author' entity count ({authors[0].count}) "
+                    f"must equal social.members ({self.social.members})"
+                )
+            if self.social.engaged_per_member > self.num_items:
+                raise ValueError(
+                    f"social.engaged_per_member ({self.social.engaged_per_member}) must be <= num_items ({self.num_items})"
+                )
 
     @property
     def env_id(self) -> str:

@@ -11,6 +11,7 @@ from gymnasium import spaces
 from recsim_meta.envs.domains import DOMAINS, DomainConfig
 from recsim_meta.envs.rec_env import RecEnv, action_space, observation_space, task_option
 from recsim_meta.sim.tasks import Task, TaskSplits, make_splits
+from recsim_meta.sim.validation import check_choice, shown
 
 # every domain is built with these sizes so that one action space and one layout fit all
 SHARED_SIZES = {"num_candidates": 20, "slate_size": 3, "history_length": 10}
@@ -98,11 +99,13 @@ class MultiDomainEnv(gym.Env):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; accepted: {', '.join(SPLITS)}")
-        unknown = sorted(set(domains) - set(DOMAINS))
-        if unknown or not domains:
-            raise ValueError(f"unknown domain(s) {unknown or domains!r}; accepted: {', '.join(DOMAINS)}")
+        check_choice("split", split, SPLITS)
+        if isinstance(domains, str) or not isinstance(domains, (tuple, list)) or not domains:
+            raise ValueError(
+                f"domains must be a non-empty tuple of domain names ({', '.join(DOMAINS)}), got {shown(domains)}"
+            )
+        for domain in domains:
+            check_choice("domain", domain, DOMAINS)
         self.domains = tuple(domains)
         self.splits: TaskSplits = make_splits(
             self.domains,

@@ -12,7 +12,7 @@ from gymnasium.vector.utils import batch_space
 
 from recsim_meta.envs.multi_domain import MultiDomainEnv
 from recsim_meta.envs.rec_env import validate_action
-from recsim_meta.envs.vector import check_num_envs, generator_seed
+from recsim_meta.envs.vector import check_max_episode_steps, check_num_envs, generator_seed, session_bytes
 from recsim_meta.envs.world import Sessions, World, join_rows, select_rows
 from recsim_meta.sim.tasks import Task
 
@@ -53,12 +53,11 @@ class MultiDomainVectorEnv(VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, **kwargs: Any) -> None:
-        self.num_envs = check_num_envs(num_envs)
         self.layout = MultiDomainEnv(**kwargs)  # the tasks, the spaces and the padding into one layout
         self.configs = {domain: env.config for domain, env in self.layout.envs.items()}
-        self.max_episode_steps = int(max_episode_steps or max(c.max_episode_steps for c in self.configs.values()))
-        if self.max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps!r}")
+        self.num_envs = check_num_envs(num_envs, max(map(session_bytes, self.configs.values())))
+        longest = max(c.max_episode_steps for c in self.configs.values())
+        self.max_episode_steps = check_max_episode_steps(longest if max_episode_steps is None else max_episode_steps)
         self.single_observation_space = self.layout.observation_space
         self.single_action_space = self.layout.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recsim_meta.envs.domains import DomainConfig, make_config
+from recsim_meta.envs.domains import PRESETS, DomainConfig, make_config
 from recsim_meta.envs.world import (
     FEATURE_CLIP,
     RESPONSE_COLUMNS,
@@ -21,6 +21,7 @@ from recsim_meta.envs.world import (
 )
 from recsim_meta.sim.kernels import all_within
 from recsim_meta.sim.tasks import Task
+from recsim_meta.sim.validation import NON_NEGATIVE, check_choice, check_integer, shown
 
 _WORLD_CACHE_SIZE = 8
 _FLOAT_MAX = float(np.finfo(np.float32).max)  # finite bounds for unbounded signals (rewards, time)
@@ -80,11 +81,13 @@ def _invalid_action(action: Any, problem: str, m: int, k: int, num_envs: int | N
         expected = "an integer in [0, M)"
     else:
         expected = f"an integer array of shape ({num_envs},) in [0, M)"
-    return ValueError(f"invalid action {action!r}: {problem}; expected {expected}, M={m}")
+    return ValueError(f"invalid action {shown(action)}: {problem}; expected {expected}, M={m}")
 
 
 def task_option(options: dict[str, Any] | None, domains: tuple[str, ...]) -> Task | None:
     """The task in ``reset`` options (None when absent), checked against the env's ``domains``."""
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"reset options must be a dict (or None), got {shown(options)}; accepted keys: task")
     options = options or {}
     unknown = set(options) - {"task"}
     if unknown:
@@ -97,6 +100,11 @@ def task_option(options: dict[str, Any] | None, domains: tuple[str, ...]) -> Tas
     if task.domain not in domains:
         raise ValueError(f"task domain {task.domain!r} does not match this env's domain(s): {', '.join(domains)}")
     return task
+
+
+def reset_seed(seed: Any) -> int | None:
+    """``reset``'s seed as Gymnasium takes it: None, or a non-negative Python or numpy integer (as a Python int)."""
+    return None if seed is None else check_integer("seed", seed, NON_NEGATIVE)
 
 
 def describe(config: DomainConfig) -> str:
@@ -189,7 +197,9 @@ class RecEnv(gym.Env):
             raise ValueError(
                 f"unknown render_mode {render_mode!r}; accepted: None, {', '.join(self.metadata['render_modes'])}"
             )
-        self.config = make_config(domain or self.preset, **overrides)
+        self.config = make_config(
+            self.preset if domain is None else check_choice("domain", domain, PRESETS), **overrides
+        )
         self.render_mode = render_mode
         self._worlds: OrderedDict[Task, World] = OrderedDict()
         self.world = self._world_for(Task(domain=self.config.name))
@@ -221,8 +231,8 @@ class RecEnv(gym.Env):
         return self.world.user_feature_names
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        seed, task = reset_seed(seed), task_option(options, (self.config.name,))  # checked first: nothing changes
         super().reset(seed=seed)
-        task = task_option(options, (self.config.name,))
         if task is not None:
             self.world = self._world_for(task)
         self.sessions = self.world.start(self.np_random, 1)
@@ -243,7 +253,11 @@ class RecEnv(gym.Env):
         }
         reward = float(outcome.reward[0])
         self._last_render = (slate, candidates, reward, info)
-        return self._observation(), reward, bool(outcome.terminated[0]), False, info
+        terminated = bool(outcome.terminated[0])
+        # built directly, the env ends episodes at max_episode_steps itself; through gym.make (a spec), the
+        # registration's TimeLimit does, which gym.make(..., max_episode_steps=N) sets
+        truncated = self.spec is None and not terminated and self.sessions.steps[0] >= self.config.max_episode_steps
+        return self._observation(), reward, terminated, bool(truncated), info
 
     def _observation(self) -> dict[str, np.ndarray]:
         return {key: value[0] for key, value in self.world.observe(self.sessions).items()}

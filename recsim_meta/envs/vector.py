@@ -8,25 +8,51 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from recsim_meta.envs.domains import make_config
-from recsim_meta.envs.rec_env import action_space, observation_space, task_option, validate_action
+from recsim_meta.envs.domains import PRESETS, DomainConfig, make_config
+from recsim_meta.envs.rec_env import action_space, observation_space, reset_seed, task_option, validate_action
 from recsim_meta.envs.world import World, replace_rows
 from recsim_meta.sim.tasks import Task
+from recsim_meta.sim.validation import NON_NEGATIVE, Range, check_choice, check_integer
+
+MAX_USERS = 2**18
+"""The most users a native vector env steps at once."""
+MAX_SESSION_BYTES = 2 * 2**30
+"""The most memory the sessions of a native vector env may take (2 GiB)."""
 
 
-def check_num_envs(num_envs: Any) -> int:
-    if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-        raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-    return int(num_envs)
+def check_num_envs(num_envs: Any, bytes_per_user: int = 0) -> int:
+    """``num_envs`` as an int in ``[1, MAX_USERS]`` whose sessions fit ``MAX_SESSION_BYTES``, checked before
+    anything is allocated."""
+    num_envs = check_integer("num_envs", num_envs, Range(1, MAX_USERS))
+    if num_envs * bytes_per_user > MAX_SESSION_BYTES:
+        raise ValueError(
+            f"num_envs={num_envs} would take {num_envs * bytes_per_user / 2**30:.1f} GiB of session state "
+            f"({bytes_per_user:,} bytes a user); the limit is {MAX_SESSION_BYTES / 2**30:.0f} GiB"
+        )
+    return num_envs
+
+
+def session_bytes(config: DomainConfig) -> int:
+    """About how many bytes one user's session state, observation and step outputs take."""
+    features = config.num_topics + 2 + len(config.attributes)
+    per_user = config.embedding_dim + 3 * config.num_topics + 4 * config.history_length
+    per_user += config.num_candidates * (features + 4) + 8 * config.slate_size + 64
+    return 8 * per_user
+
+
+def check_max_episode_steps(steps: Any) -> int:
+    return check_integer("max_episode_steps", steps, Range(1, 1_000_000))
 
 
 def generator_seed(seed: int | list[int] | None, num_envs: int) -> int | None:
-    """The seed of the generator all users share: ``seed`` itself, or one made from a list of per-user seeds."""
+    """The seed of the generator all users share: ``seed`` itself, or one made from a list of per-user seeds
+    (non-negative integers, one per user)."""
     if isinstance(seed, (list, tuple, np.ndarray)):
         if len(seed) != num_envs:
             raise ValueError(f"need one seed per user: got {len(seed)} seeds for num_envs={num_envs}")
-        return np.random.SeedSequence([int(s) for s in seed]).generate_state(1)[0].item()
-    return seed
+        seeds = [check_integer(f"seed[{i}]", s, NON_NEGATIVE) for i, s in enumerate(seed)]
+        return np.random.SeedSequence(seeds).generate_state(1)[0].item()
+    return reset_seed(seed)
 
 
 class RecVectorEnv(VectorEnv):
@@ -58,11 +84,10 @@ class RecVectorEnv(VectorEnv):
     def __init__(
         self, num_envs: int = 1, domain: str = "ecommerce", max_episode_steps: int | None = None, **overrides: Any
     ) -> None:
-        self.num_envs = check_num_envs(num_envs)
-        self.config = make_config(domain, **overrides)
-        self.max_episode_steps = int(max_episode_steps or self.config.max_episode_steps)
-        if self.max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps!r}")
+        self.config = make_config(check_choice("domain", domain, PRESETS), **overrides)
+        self.num_envs = check_num_envs(num_envs, session_bytes(self.config))
+        steps = self.config.max_episode_steps if max_episode_steps is None else max_episode_steps
+        self.max_episode_steps = check_max_episode_steps(steps)
         self.world = World(self.config, Task(domain=self.config.name))
         self.single_observation_space = observation_space(self.config)
         self.single_action_space = action_space(self.config)

@@ -44,6 +44,7 @@ from recsim_meta.evaluation.references import normalized_score, reference_policy
 from recsim_meta.evaluation.results import ResultsFile, run_all
 from recsim_meta.evaluation.rollout import run_episodes
 from recsim_meta.sim.tasks import Task
+from recsim_meta.sim.validation import UNIT, Range, check_choice, check_fields
 
 REFERENCES = ("random", "popularity", "oracle", "planning")
 """Methods that do not learn: run at budget 0 only, and shown as flat lines across budgets."""
@@ -84,28 +85,19 @@ class BenchmarkConfig:
     greedy_epsilon: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("methods", "seeds", "budgets"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        unknown = sorted(set(self.methods) - set(METHODS))
-        if unknown or not self.methods:
-            raise ValueError(f"unknown method(s) {unknown or 'none given'}; accepted: {', '.join(METHODS)}")
-        if not self.seeds or not self.budgets or min(self.budgets) < 0 or 0 not in self.budgets:
-            raise ValueError(f"need seeds and budgets (integers >= 0, including 0), got {self.seeds}, {self.budgets}")
-        for name in ("cohorts_per_domain", "test_domain_tasks", "eval_episodes", "multitask_steps"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
-        if self.eval_episodes < 1:
-            raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
         from recsim_meta.agents.meta_rl import MODES
 
-        if self.adaptation_steps is not None and (
-            not isinstance(self.adaptation_steps, int) or self.adaptation_steps < 0
-        ):
-            raise ValueError(f"adaptation_steps must be an integer >= 0 or null, got {self.adaptation_steps!r}")
-        if not self.adaptation_lr_scale > 0:
-            raise ValueError(f"adaptation_lr_scale must be > 0, got {self.adaptation_lr_scale!r}")
-        if self.adaptation_mode not in MODES:
-            raise ValueError(f"adaptation_mode must be one of {', '.join(MODES)}, got {self.adaptation_mode!r}")
+        ranges = {name: Range(0) for name in ("seeds", "budgets", "cohorts_per_domain", "test_domain_tasks")}
+        ranges |= {"multitask_steps": Range(0), "eval_episodes": Range(1), "adaptation_steps": Range(0)}
+        ranges |= {"adaptation_lr_scale": Range(0, 100, open_low=True), "greedy_epsilon": UNIT}
+        check_fields(self, ranges)
+        if not self.methods:
+            raise ValueError(f"no methods given; accepted: {', '.join(METHODS)}")
+        for method in self.methods:
+            check_choice("method", method, METHODS)
+        if not self.seeds or 0 not in self.budgets:
+            raise ValueError(f"need seeds and budgets (integers >= 0, including 0), got {self.seeds}, {self.budgets}")
+        check_choice("adaptation_mode", self.adaptation_mode, MODES)
         self.meta  # noqa: B018 (reads and checks the meta config now, not in the middle of a run)
 
     @functools.cached_property

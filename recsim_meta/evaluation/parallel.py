@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
@@ -24,8 +26,9 @@ def parallel_map(
     """``(item, function(item))`` pairs in order of completion.
 
     ``processes``: ``workers`` local processes (this process when 1), each with ``cpu_count // workers`` torch
-    and numba threads. ``ray`` (the optional extra ``pip install recsim_meta[ray]``): Ray tasks of one CPU each, on the
-    cluster named by ``RAY_ADDRESS`` or else a local Ray with ``workers`` CPUs. The first error stops the rest.
+    and numba threads, which exits when this process dies. ``ray`` (the optional extra ``pip install
+    recsim_meta[ray]``): Ray tasks of one CPU each, on the cluster named by ``RAY_ADDRESS`` or else a local Ray
+    with ``workers`` CPUs. The first error stops the rest.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -42,7 +45,7 @@ def parallel_map(
             threads = max(1, (os.cpu_count() or 1) // workers)
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_set_threads, initargs=(threads,)
+                workers, mp_context=context, initializer=_start_worker, initargs=(threads, os.getpid())
             ) as pool:
                 futures = {pool.submit(function, item): item for item in items}
                 try:
@@ -51,6 +54,20 @@ def parallel_map(
                         bar.update()
                 finally:
                     pool.shutdown(cancel_futures=True)
+
+
+def _start_worker(threads: int, parent: int) -> None:
+    """A worker's set-up: its threads (``_set_threads``) and a watch on its parent, so that it exits when the
+    parent dies (a kill, SIGTERM, a crash), rather than live on under PID 1 with the memory it holds; a lock it
+    held (``fcntl.flock``) is released with it."""
+    _set_threads(threads)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True, name="parent-watch").start()
+
+
+def _exit_when_orphaned(parent: int, interval: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
 
 
 def _set_threads(threads: int) -> None:

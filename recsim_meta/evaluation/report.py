@@ -3,12 +3,12 @@ improvement, per-run metrics) and PNG plots (sample-efficiency curves per regime
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from recsim_meta.evaluation.benchmark import METHODS, REFERENCES, REGIMES
+from recsim_meta.evaluation.results import read_rows
 from recsim_meta.evaluation.statistics import probability_of_improvement_ci, stratified_bootstrap
 
 FOCUS = ("meta_rl", "meta_finetuned")  # the methods whose probability of improvement over the others is reported
@@ -16,9 +16,9 @@ TEXT_COLUMNS = ("method", "regime", "task")
 
 
 def read_results(path: str | Path) -> list[dict]:
-    """The rows of ``results.csv`` with numbers as numbers (integers for seed, budget and steps)."""
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
+    """The rows of ``results.csv`` with numbers as numbers (integers for seed, budget and steps); ``ValueError``
+    naming a damaged line."""
+    rows = read_rows(path)
     for row in rows:
         for name, text in row.items():
             if name not in TEXT_COLUMNS:

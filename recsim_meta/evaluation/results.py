@@ -39,10 +39,7 @@ class ResultsFile:
                 raise ValueError(f"{self.path} has the columns {header}, expected {list(self.columns)}")
 
     def rows(self) -> list[dict[str, str]]:
-        if not self.path.exists():
-            return []
-        with open(self.path, newline="") as file:
-            return list(csv.DictReader(file))
+        return read_rows(self.path) if self.path.exists() else []
 
     def finished(self) -> set[tuple[str, ...]]:
         """Keys of the runs in the file, as strings."""
@@ -64,6 +61,23 @@ class ResultsFile:
             writer.writerow(row)
             file.flush()
             os.fsync(file.fileno())
+
+
+def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of the CSV ``path`` as dicts of strings; ``ValueError`` naming the first line whose number of
+    values differs from the header's, and how to repair it."""
+    with open(path, newline="") as file:
+        reader = csv.DictReader(file)
+        rows = list(reader)
+    for number, row in enumerate(rows, start=2):
+        if None in row or None in row.values():
+            values = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None, []))
+            raise ValueError(
+                f"{path}, line {number}: {values} values where the header "
+                f"has {len(reader.fieldnames)} columns; delete that line (its run is done again by the next run of "
+                "the same command)"
+            )
+    return rows
 
 
 def run_all(

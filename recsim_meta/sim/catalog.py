@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsim_meta.sim.validation import Range, check_choice, check_fields
+
 ATTRIBUTE_DISTRIBUTIONS = ("lognormal", "normal", "uniform")
+CENTROID_KINDS = ("gaussian", "onehot")
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,19 @@ class AttributeSpec:
     slope: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.distribution not in ATTRIBUTE_DISTRIBUTIONS:
+        ranges = {
+            "loc": Range(-1e4, 1e4),
+            "scale": Range(0, 1e4),
+            "topic_scale": Range(0, 10),
+            "slope": Range(-100, 100),
+        }
+        check_fields(self, ranges, f"attribute {self.name!r}: " if isinstance(self.name, str) else "attribute: ")
+        check_choice(f"attribute {self.name!r}: distribution", self.distribution, ATTRIBUTE_DISTRIBUTIONS)
+        if self.distribution == "lognormal" and not (abs(self.loc) <= 50 and self.scale <= 5):
             raise ValueError(
-                f"attribute {self.name!r}: unknown distribution {self.distribution!r}; "
-                f"accepted: {', '.join(ATTRIBUTE_DISTRIBUTIONS)}"
+                f"attribute {self.name!r}: a lognormal needs |loc| <= 50 and scale <= 5 (finite values), "
+                f"got {self.loc} and {self.scale}"
             )
-        if self.scale < 0 or self.topic_scale < 0:
-            raise ValueError(f"attribute {self.name!r}: scale and topic_scale must be >= 0")
         if self.slope and not self.base:
             raise ValueError(f"attribute {self.name!r}: slope needs a base attribute")
 

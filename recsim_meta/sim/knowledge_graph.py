@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from recsim_meta.sim.validation import Range, check_choice, check_fields
+
 RELATION_PATTERNS = ("series", "partner_topic", "similar", "shared_entity")
 
 
@@ -33,8 +35,7 @@ class EntitySpec:
     topic_bound: bool = True
 
     def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError(f"entity {self.name!r}: count must be >= 1, got {self.count}")
+        check_fields(self, {"count": Range(1, 100_000)}, "entity: ")
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,11 @@ class RelationSpec:
     entity: str = ""
 
     def __post_init__(self) -> None:
-        if self.pattern not in RELATION_PATTERNS:
-            raise ValueError(
-                f"relation {self.name!r}: unknown pattern {self.pattern!r}; accepted: {', '.join(RELATION_PATTERNS)}"
-            )
+        ranges = {"per_item": Range(0, 100), "fusion_weight": Range(-10, 10), "boost": Range(-10, 10)}
+        check_fields(self, ranges, "relation: ")
+        check_choice(f"relation {self.name!r}: pattern", self.pattern, RELATION_PATTERNS)
         if self.pattern in ("series", "shared_entity") and not self.entity:
             raise ValueError(f"relation {self.name!r}: pattern {self.pattern!r} needs an entity type")
-        if self.per_item < 0:
-            raise ValueError(f"relation {self.name!r}: per_item must be >= 0, got {self.per_item}")
 
 
 @dataclass(frozen=True)

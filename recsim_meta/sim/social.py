@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from recsim_meta.sim.validation import UNIT, Range, check_choice, check_fields
+
 GRAPH_KINDS = ("small_world", "preferential")
 
 
@@ -41,14 +43,17 @@ class SocialSpec:
     weight: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.kind not in GRAPH_KINDS:
-            raise ValueError(f"unknown social graph kind {self.kind!r}; accepted: {', '.join(GRAPH_KINDS)}")
-        if not 2 <= self.degree < self.members:
+        ranges = {
+            "members": Range(3, 10_000),
+            "degree": Range(2, 10_000),
+            "rewire": UNIT,
+            "engaged_per_member": Range(0, 4096),
+            "weight": Range(-10, 10),
+        }
+        check_fields(self, ranges, "social.")
+        check_choice("social graph kind", self.kind, GRAPH_KINDS)
+        if not self.degree < self.members:
             raise ValueError(f"social degree must be in [2, members={self.members}), got {self.degree}")
-        if not 0 <= self.rewire <= 1:
-            raise ValueError(f"social rewire must be in [0, 1], got {self.rewire}")
-        if self.engaged_per_member < 0:
-            raise ValueError(f"engaged_per_member must be >= 0, got {self.engaged_per_member}")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,25 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from recsim_meta.sim.validation import NON_NEGATIVE, Range, check_fields, check_integer
+
+MAX_COHORTS = 10_000
+"""The most cohorts per domain in a split."""
+MAX_VARIANTS = 1_000
+"""The most procedural variants per seen domain."""
+
+
+TASK_RANGES = {
+    "cohort": NON_NEGATIVE,
+    "catalogue_seed": NON_NEGATIVE,  # numpy's seeds are non-negative integers
+    "cohort_seed": NON_NEGATIVE,
+    "interest_scale": Range(0, 100),
+    "trait_shift": Range(-10, 10),
+    "kg_strength": Range(0, 10),
+    "variant": NON_NEGATIVE,
+}
+"""The accepted range of every numeric ``Task`` field (``recsim_meta.sim.validation``)."""
+
 
 @dataclass(frozen=True)
 class Task:
@@ -36,12 +55,7 @@ class Task:
     variant: int = 0
 
     def __post_init__(self) -> None:
-        if self.interest_scale < 0:
-            raise ValueError(f"Task.interest_scale must be >= 0, got {self.interest_scale}")
-        if self.kg_strength is not None and self.kg_strength < 0:
-            raise ValueError(f"Task.kg_strength must be >= 0 or None, got {self.kg_strength}")
-        if isinstance(self.variant, bool) or not isinstance(self.variant, (int, np.integer)) or self.variant < 0:
-            raise ValueError(f"Task.variant must be an integer >= 0, got {self.variant!r}")
+        check_fields(self, TASK_RANGES, "Task.")
 
 
 def sample_tasks(domain: str, num_cohorts: int, seed: int, catalogue_seed: int = 0) -> list[Task]:
@@ -104,8 +118,11 @@ def make_splits(
     """
     if held_out_domain is not None and held_out_domain not in domains:
         raise ValueError(f"held_out_domain {held_out_domain!r} is not one of the domains: {', '.join(domains)}")
-    if num_variants < 0:
-        raise ValueError(f"num_variants must be >= 0, got {num_variants}")
+    num_cohorts = check_integer("num_cohorts", num_cohorts, Range(1, MAX_COHORTS))
+    num_validation = check_integer("num_validation", num_validation, NON_NEGATIVE)
+    num_test = check_integer("num_test", num_test, NON_NEGATIVE)
+    num_variants = check_integer("num_variants", num_variants, Range(0, MAX_VARIANTS))
+    seed = check_integer("task_seed", seed, NON_NEGATIVE)
     if num_validation < 0 or num_test < 0 or num_validation + num_test >= num_cohorts:
         raise ValueError(
             f"need 0 <= num_validation + num_test < num_cohorts, got {num_validation} + {num_test} and {num_cohorts}"

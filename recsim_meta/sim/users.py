@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsim_meta.sim.validation import Range, check_number, check_value, shown
+
 UNIFORM_TO_UNIT_STD = np.sqrt(12.0)  # U(0, 1) - 0.5 has std 1 / sqrt(12)
 
 
@@ -32,8 +34,19 @@ class TraitSpec:
     growth: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.std < 0 or self.low > self.high:
-            raise ValueError(f"trait {self.name!r}: need std >= 0 and low <= high")
+        prefix = f"trait {self.name!r}: " if isinstance(self.name, str) else "trait: "
+        check_value(prefix + "name", self.name, "str", {}, None)
+        for name, bounds in (("mean", Range(-1e6, 1e6)), ("std", Range(0, 1e6)), ("growth", Range(-10, 10))):
+            object.__setattr__(self, name, check_number(prefix + name, getattr(self, name), bounds))
+        for name in ("low", "high"):  # infinite: unbounded
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{prefix}{name} must be a number (or an infinity), got {shown(value)}")
+            if np.isnan(value):
+                raise ValueError(f"{prefix}{name} must not be NaN")
+            object.__setattr__(self, name, float(value))
+        if self.low > self.high:
+            raise ValueError(f"{prefix}need low <= high, got {self.low} and {self.high}")
 
 
 @dataclass(frozen=True)
