@@ -22,53 +22,13 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
-import torch
 
-from recsim_meta.agents import PopularityPolicy, RecommenderPolicy
-from recsim_meta.agents.logged_data import InteractionLog, collect_logs, save_logs
-from recsim_meta.agents.pretraining import next_item_scores, pretrain
-from recsim_meta.envs import DOMAINS, MULTI_DOMAIN_ID, PRESETS
-from recsim_meta.evaluation.offline import hit_rate_ndcg, popularity_scores
-from recsim_meta.evaluation.rollout import evaluation_tasks, mean_ci, run_on_tasks
-
-
-def offline_table(train: InteractionLog, test: InteractionLog, models: dict[str, RecommenderPolicy]) -> str:
-    size = max(test.num_items)
-    rankers = {"popularity": popularity_scores(train.clicked_item, train.domain, test.domain, size)}
-    rankers.update({name: next_item_scores(policy.model, test) for name, policy in models.items()})
-    lines = [
-        "| domain | clicks | " + " | ".join(f"{name} HR@10 | {name} NDCG@10" for name in rankers) + " |",
-        "|---|---:|" + "---:|---:|" * len(rankers),
-    ]
-    groups = [(d, test.clicked & (test.domain == i)) for i, d in enumerate(test.domains)]
-    for domain, rows in [*groups, ("all", test.clicked)]:
-        cells = []
-        for scores in rankers.values():
-            hr, ndcg = hit_rate_ndcg(scores[rows], test.clicked_item[rows])
-            cells += [f"{hr:.3f}", f"{ndcg:.3f}"]
-        lines.append(f"| {domain} | {rows.sum()} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def online_table(model: RecommenderPolicy, episodes: int, seed: int) -> str:
-    lines = [
-        "| env | popularity return | BERT greedy return | popularity CTR | BERT CTR |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for domain in DOMAINS:
-        env = gym.make(PRESETS[domain].env_id)
-        tasks = evaluation_tasks(env, 5, seed)
-        results = {
-            "popularity": run_on_tasks(env, PopularityPolicy, tasks, episodes, seed),
-            "bert": run_on_tasks(env, lambda e: RecommenderPolicy(model.model, e), tasks, episodes, seed),
-        }
-        cells = []
-        for stats in results.values():
-            mean, low, high = mean_ci(stats.returns)
-            cells.append(f"{mean:.2f} [{low:.2f}, {high:.2f}]")
-        cells += [f"{stats.ctr.mean():.3f}" for stats in results.values()]
-        lines.append(f"| {env.spec.id} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+from recsim_meta.agents import RecommenderPolicy
+from recsim_meta.agents.logged_data import collect_logs, save_logs
+from recsim_meta.agents.pretraining import pretrain
+from recsim_meta.envs import MULTI_DOMAIN_ID
+from recsim_meta.evaluation.recommender_quality import offline_table, online_table
+from recsim_meta.threads import set_threads
 
 
 def main() -> None:
@@ -78,10 +38,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="pretraining steps of 256 rows (default 3000)")
     parser.add_argument("--online-episodes", type=int, default=100, help="evaluation episodes per env (default 100)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", type=Path, default=Path("runs/bert_quality"), help="output folder")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     start = time.perf_counter()
 
     env = gym.make(MULTI_DOMAIN_ID)

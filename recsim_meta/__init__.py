@@ -17,7 +17,7 @@ from recsim_meta.envs import (
 from recsim_meta.evaluation.references import normalized_score, reference
 from recsim_meta.sim.tasks import Task, TaskSplits, make_splits, sample_tasks
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DOMAINS",

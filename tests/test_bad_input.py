@@ -87,7 +87,7 @@ def test_bad_overrides_name_the_problem(env_id, overrides, problem):
 @pytest.mark.filterwarnings("ignore:.*render_mode")
 def test_bad_render_mode_and_reset_options():
     with pytest.raises(ValueError, match="render_mode"):
-        gym.make("recsim_meta/Video-v0", render_mode="human")
+        gym.make("recsim_meta/Video-v0", render_mode="svg")  # "human" works: Gymnasium shows rgb_array frames
     env = gym.make("recsim_meta/Video-v0")
     with pytest.raises(ValueError, match="unknown reset option"):
         env.reset(options={"tsk": 1})

@@ -328,7 +328,8 @@ def meta_train(
         validation_split = validation_envs[0].unwrapped.tasks
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(out / "tensorboard" / "meta"))
+    # a resumed run drops what the last run logged after its checkpoint, so no iteration is logged twice
+    writer = SummaryWriter(str(out / "tensorboard" / "meta"), purge_step=done or None)
     total = config.iterations + config.finetune_iterations
     bar = tqdm(
         range(done, total),

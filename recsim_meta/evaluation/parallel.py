@@ -12,6 +12,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from recsim_meta.threads import set_threads
+
 BACKENDS = ("processes", "ray")
 
 
@@ -22,11 +24,12 @@ def parallel_map(
     progress: bool = False,
     desc: str | None = None,
     backend: str = "processes",
+    threads: int | None = None,
 ) -> Iterator[tuple[Any, Any]]:
     """``(item, function(item))`` pairs in order of completion.
 
-    ``processes``: ``workers`` local processes (this process when 1), each with ``cpu_count // workers`` torch
-    and numba threads, which exits when this process dies. ``ray`` (the optional extra ``pip install
+    ``processes``: ``workers`` local processes (this process when 1), each with ``threads`` torch and numba
+    threads (default ``cpu_count // workers``), which exits when this process dies. ``ray`` (the optional extra ``pip install
     recsim_meta[ray]``): Ray tasks of one CPU each, on the cluster named by ``RAY_ADDRESS`` or else a local Ray
     with ``workers`` CPUs. The first error stops the rest.
     """
@@ -42,7 +45,7 @@ def parallel_map(
                 yield item, function(item)
                 bar.update()
         else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            threads = threads or max(1, (os.cpu_count() or 1) // workers)
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(
                 workers, mp_context=context, initializer=_start_worker, initargs=(threads, os.getpid())
@@ -57,10 +60,11 @@ def parallel_map(
 
 
 def _start_worker(threads: int, parent: int) -> None:
-    """A worker's set-up: its threads (``_set_threads``) and a watch on its parent, so that it exits when the
+    """A worker's set-up: its threads for torch and numba (workers that each start a thread per core oversubscribe
+    them, which costs several times the time) and a watch on its parent, so that it exits when the
     parent dies (a kill, SIGTERM, a crash), rather than live on under PID 1 with the memory it holds; a lock it
     held (``fcntl.flock``) is released with it."""
-    _set_threads(threads)
+    set_threads(threads)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True, name="parent-watch").start()
 
 
@@ -68,16 +72,6 @@ def _exit_when_orphaned(parent: int, interval: float = 0.5) -> None:
     while os.getppid() == parent:
         time.sleep(interval)
     os._exit(1)
-
-
-def _set_threads(threads: int) -> None:
-    """A worker's share of the cores for torch and for numba's threads (the compiled loops of large batches):
-    workers that each start a thread per core oversubscribe them, which costs several times the time."""
-    import numba
-    import torch
-
-    torch.set_num_threads(threads)
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def _ray_map(function: Callable[[Any], Any], items: list[Any], workers: int, bar: tqdm) -> Iterator[tuple[Any, Any]]:

@@ -88,15 +88,16 @@ def run_all(
     progress: bool = False,
     desc: str | None = None,
     backend: str = "processes",
+    threads: int | None = None,
 ) -> int:
     """Run every job whose key is not in ``results`` yet and append its row as it finishes; returns how many ran.
 
-    A job is a dict with at least the key columns; ``run(job)`` returns the row's other columns. ``workers``
-    and ``backend`` as in ``parallel_map`` (then ``run`` and the jobs must pickle); rows are appended by this
+    A job is a dict with at least the key columns; ``run(job)`` returns the row's other columns. ``workers``,
+    ``backend`` and ``threads`` as in ``parallel_map`` (then ``run`` and the jobs must pickle); rows are appended by this
     process alone.
     """
     done = results.finished()
     todo = [job for job in jobs if results.key_of(job) not in done]
-    for job, row in parallel_map(run, todo, workers, progress, desc, backend):
+    for job, row in parallel_map(run, todo, workers, progress, desc, backend, threads):
         results.append({**{k: job[k] for k in results.key}, **row})
     return len(todo)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
+from tqdm.auto import tqdm
 
 from recsim_meta.envs import MultiDomainEnv
 from recsim_meta.sim.tasks import Task, sample_tasks
@@ -43,11 +44,12 @@ def run_episodes(
     seed: int = 0,
     options: dict[str, Any] | None = None,
     on_step: Callable[[dict[str, np.ndarray], Any], None] | None = None,
+    progress: str | None = None,
 ) -> EpisodeStats:
     """Run ``episodes`` episodes, episode ``e`` reset with seed ``seed + e``; ``on_step(observation, action)``
-    sees every decision (e.g. ``SlateMetrics``)."""
+    sees every decision (e.g. ``SlateMetrics``); ``progress`` names a progress bar over the episodes."""
     returns, lengths, clicks = np.zeros(episodes), np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
-    for episode in range(episodes):
+    for episode in tqdm(range(episodes), desc=progress, disable=progress is None, leave=False):
         observation, _ = env.reset(seed=seed + episode, options=options)
         done = False
         while not done:
