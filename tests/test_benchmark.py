@@ -18,7 +18,7 @@ import recsim_meta
 from recsim_meta.agents.baselines import RandomPolicy
 from recsim_meta.agents.greedy import GreedyOneStepModel
 from recsim_meta.agents.meta_training import MetaConfig
-from recsim_meta.agents.sb3_agents import load_policy, make_agent, read_hyperparameters, save_policy
+from recsim_meta.agents.sb3.zoo import load_policy, make_agent, read_hyperparameters, save_policy
 from recsim_meta.cli import main
 from recsim_meta.envs.wrappers import FixedTask
 from recsim_meta.evaluation.benchmark import COLUMNS, METHODS, BenchmarkConfig, run_benchmark, task_name

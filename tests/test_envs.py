@@ -5,6 +5,7 @@ import warnings
 
 import gymnasium as gym
 import numpy as np
+import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -57,17 +58,53 @@ def test_class_docstring_documents_the_env_gymnasium_style(env_id):
             assert f"| ({space.shape[0]},) |" in doc, (key, space.shape)
 
 
-def test_gymnasium_check_env_without_warnings(env_id):
+@pytest.mark.parametrize("render_mode", ["ansi", "rgb_array"])
+def test_gymnasium_check_env_without_warnings(env_id, render_mode):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        env = gym.make(env_id, render_mode="ansi")
+        env = gym.make(env_id, render_mode=render_mode)
         gym_check_env(env.unwrapped)
 
 
-def test_sb3_check_env_without_warnings(env_id):
+@pytest.mark.parametrize("render_mode", [None, "rgb_array"])
+def test_sb3_check_env_without_warnings(env_id, render_mode):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        sb3_check_env(gym.make(env_id).unwrapped, warn=True)
+        sb3_check_env(gym.make(env_id, render_mode=render_mode).unwrapped, warn=True)
+
+
+def test_render_rgb_array_is_a_picture_of_the_slate_and_the_user(env_id):
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    first = env.render()
+    assert first.shape == (240, 320, 3) and first.dtype == np.uint8
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    picture = env.render()
+    assert picture.shape == first.shape and not np.array_equal(picture, first)  # the slate and the user changed
+
+
+def test_sb3_make_vec_env_works_on_every_id(env_id):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    envs = make_vec_env(env_id, n_envs=2, seed=0)  # SB3 asks for render_mode="rgb_array"
+    envs.reset()
+    envs.step(np.array([envs.action_space.sample() for _ in range(2)]))
+    assert envs.render_mode == "rgb_array"
+
+
+def test_record_video_writes_a_video_of_an_episode(env_id, tmp_path):
+    pytest.importorskip("moviepy", reason="RecordVideo writes with moviepy (the dev extra installs it)")
+    from gymnasium.wrappers import RecordVideo
+
+    env = RecordVideo(gym.make(env_id, render_mode="rgb_array"), str(tmp_path / "videos"), disable_logger=True)
+    env.reset(seed=0)
+    for _ in range(20):
+        *_, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            break
+    env.close()
+    assert list((tmp_path / "videos").glob("*.mp4"))
 
 
 def test_single_item_settings_use_discrete_actions(env_id):

@@ -253,10 +253,15 @@ class DomainConfig:
         favourite_topics: topics in a cohort's interest prior.
         traits: user traits.
         utility_terms: domain terms of the click utility.
-        interest_drift, interest_pull, interest_reversion, fatigue_rate, fatigue_decay,
-        satisfaction_rate, budget_refund, no_click_cost: user dynamics (see ``UserDynamics``). Interests
-            revert to the cohort mean by ``interest_reversion`` of their deviation per step: a half-life of
-            ``log(0.5) / log(1 - interest_reversion)`` steps (69 at the default 0.01).
+        interest_drift: per-step std of the random walk of interests (``UserDynamics``).
+        interest_pull: how far interests move toward a consumed item (``UserDynamics``).
+        interest_reversion: the share of a user's deviation from the cohort mean that reverts per step: a
+            half-life of ``log(0.5) / log(1 - interest_reversion)`` steps (69 at the default 0.01).
+        fatigue_rate: fatigue added to a consumed item's topic.
+        fatigue_decay: multiplicative decay of fatigue per step.
+        satisfaction_rate: weight of the latest item in the satisfaction average.
+        budget_refund: budget returned per unit of time spent, per unit of satisfaction.
+        no_click_cost: budget spent by a step without a click.
         interest_update: ``pull`` (toward the consumed item by ``interest_pull * engagement``, back to the
             cohort mean, plus drift) or ``recsim`` (RecSim's interest evolution: toward or away from the
             consumed item at random, by ``interest_pull * (1 - |interest|)``, clipped to [-1, 1]).
@@ -706,6 +711,16 @@ def domain_variant(config: DomainConfig, variant: int) -> DomainConfig:
         fatigue_rate=config.fatigue_rate * float(rng.uniform(0.0, 2.0)),
         kg_strength=config.kg_strength * float(rng.uniform(0.0, 2.0)),
     )
+
+
+def config_overrides(config: DomainConfig) -> dict[str, object]:
+    """The fields of ``config`` that differ from its preset's: what ``make_config(config.name, **them)`` needs."""
+    preset = PRESETS[config.name]
+    return {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(preset)
+        if getattr(config, f.name) != getattr(preset, f.name)
+    }
 
 
 def make_config(domain: str, **overrides: object) -> DomainConfig:

@@ -82,7 +82,7 @@ class MultiDomainEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -186,7 +186,7 @@ class MultiDomainEnv(gym.Env):
             )
         return task
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
         return self.env.render()
 
     def _pad(self, observation: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -12,7 +12,14 @@ from gymnasium.vector.utils import batch_space
 
 from recsim_meta.envs.multi_domain import MultiDomainEnv
 from recsim_meta.envs.rec_env import validate_action
-from recsim_meta.envs.vector import check_max_episode_steps, check_num_envs, generator_seed, session_bytes
+from recsim_meta.envs.vector import (
+    check_autoreset_mode,
+    check_max_episode_steps,
+    check_num_envs,
+    final_observations,
+    generator_seed,
+    session_bytes,
+)
 from recsim_meta.envs.world import Sessions, World, join_rows, select_rows
 from recsim_meta.sim.tasks import Task
 
@@ -37,7 +44,8 @@ class MultiDomainVectorEnv(VectorEnv):
     ``(B,)`` arrays, with Gymnasium's ``_key`` masks saying which users have them (a signal only for
     users of its domain); with ``hide_domain=True`` only the first three. ``user_tasks`` gives each user's current task.
 
-    Gymnasium's next-step autoreset applies (see ``RecVectorEnv``); a restarted user draws a new task.
+    Gymnasium's next-step autoreset applies, or same-step with ``autoreset_mode="same_step"`` (see
+    ``RecVectorEnv``); a restarted user draws a new task.
     ``reset(seed=s)`` seeds the one generator all users share, ``reset(seed=[s_1, ..., s_B])`` seeds it
     from per-user seeds; ``reset(options={"task": task})`` starts every user's first episode on
     ``task`` (later episodes draw from the split again). The users follow the single env's distribution
@@ -46,14 +54,26 @@ class MultiDomainVectorEnv(VectorEnv):
     Args:
         num_envs: ``B``, users simulated at once.
         max_episode_steps: step cap per episode (default: the registration's, the longest domain's).
+        autoreset_mode: ``next_step`` (the default) or ``same_step``.
+        task: every episode of every user runs this task (one of the layout's domains), for learners that
+            train on one task in the multi-domain layout; ``None`` (the default): draws from the split.
         **kwargs: ``MultiDomainEnv``'s arguments (``split``, ``held_out_domain``, ``num_cohorts``, ...,
             ``DomainConfig`` overrides).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        num_envs: int = 1,
+        max_episode_steps: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        task: Task | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.metadata = {**self.metadata, "autoreset_mode": check_autoreset_mode(autoreset_mode)}
         self.layout = MultiDomainEnv(**kwargs)  # the tasks, the spaces and the padding into one layout
+        self.fixed_task = None if task is None else self.layout.task_option({"task": task})
         self.configs = {domain: env.config for domain, env in self.layout.envs.items()}
         self.num_envs = check_num_envs(num_envs, max(map(session_bytes, self.configs.values())))
         longest = max(c.max_episode_steps for c in self.configs.values())
@@ -70,8 +90,8 @@ class MultiDomainVectorEnv(VectorEnv):
 
     @property
     def tasks(self) -> tuple[Task, ...]:
-        """The split's tasks, which episodes draw from."""
-        return self.layout.tasks
+        """The tasks episodes draw from: the split's, or the fixed task alone."""
+        return self.layout.tasks if self.fixed_task is None else (self.fixed_task,)
 
     @property
     def user_tasks(self) -> list[Task | None]:
@@ -132,11 +152,20 @@ class MultiDomainVectorEnv(VectorEnv):
             self._start(restart, self.tasks, self._draw_tasks(len(restart)))
             self.episode_steps[restart] = 0
             truncated[restart] = False
-        self.needs_reset = terminated | truncated
         if not self.layout.hide_domain:
             info["domain"] = self._per_user(lambda task: task.domain)
             info["_domain"] = np.ones(self.num_envs, dtype=bool)
-        return self._observe(), reward, terminated, truncated, info
+        observation = self._observe()
+        ended = np.flatnonzero(terminated | truncated)
+        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+            self.needs_reset = terminated | truncated
+        elif len(ended):  # same-step autoreset: the ended users start again now, on new tasks
+            info.update(final_observations(observation, ended, self.num_envs))
+            self._leave(ended)
+            self._start(ended, self.tasks, self._draw_tasks(len(ended)))
+            self.episode_steps[ended] = 0
+            observation = self._observe()
+        return observation, reward, terminated, truncated, info
 
     def _draw_tasks(self, count: int) -> np.ndarray:
         """Indices into ``tasks`` of ``count`` uniform draws."""

@@ -11,6 +11,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recsim_meta.envs.domains import PRESETS, DomainConfig, make_config
+from recsim_meta.envs.rendering import render_session
 from recsim_meta.envs.world import (
     FEATURE_CLIP,
     RESPONSE_COLUMNS,
@@ -171,7 +172,7 @@ def describe(config: DomainConfig) -> str:
     reference scores (``recsim_meta.reference``) give its return beside the myopic oracle's.
 
     ## Arguments
-    ``gym.make("{config.env_id}", render_mode=None | "ansi", **overrides)``: any ``DomainConfig``
+    ``gym.make("{config.env_id}", render_mode=None | "ansi" | "rgb_array", **overrides)``: any ``DomainConfig``
     field can be overridden (``slate_size``, ``num_candidates``, ``choice_model``, ...); an unknown key
     or an invalid value raises ``ValueError``.
 
@@ -188,7 +189,7 @@ class RecEnv(gym.Env):
     give each domain's description, spaces, reward and episode end (see ``describe``).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     preset = "ecommerce"  # the domain a subclass simulates when no domain is given
 
@@ -262,7 +263,13 @@ class RecEnv(gym.Env):
     def _observation(self) -> dict[str, np.ndarray]:
         return {key: value[0] for key, value in self.world.observe(self.sessions).items()}
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: the last slate and response as text; ``rgb_array``: a picture ``(240, 320, 3)`` uint8 of the
+        candidates, the last slate and choice, the user's budget, fatigue and interests (``rendering``)."""
+        if self.render_mode == "rgb_array":
+            if self.sessions is None:
+                raise RuntimeError("call reset() before render()")
+            return render_session(self.world, self.sessions, self._last_render)
         if self.render_mode != "ansi":
             return None
         if self._last_render is None:

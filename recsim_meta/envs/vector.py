@@ -10,7 +10,7 @@ from gymnasium.vector.utils import batch_space
 
 from recsim_meta.envs.domains import PRESETS, DomainConfig, make_config
 from recsim_meta.envs.rec_env import action_space, observation_space, reset_seed, task_option, validate_action
-from recsim_meta.envs.world import World, replace_rows
+from recsim_meta.envs.world import World, replace_rows, select_rows
 from recsim_meta.sim.tasks import Task
 from recsim_meta.sim.validation import NON_NEGATIVE, Range, check_choice, check_integer
 
@@ -44,6 +44,27 @@ def check_max_episode_steps(steps: Any) -> int:
     return check_integer("max_episode_steps", steps, Range(1, 1_000_000))
 
 
+def check_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    """``mode`` as an ``AutoresetMode``: next-step or same-step autoreset, the modes the native envs run."""
+    accepted = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
+    names = {**accepted, **{m.value: m for m in accepted.values()}}
+    found = mode if mode in accepted.values() else names.get(mode) if isinstance(mode, str) else None
+    if found is None:
+        raise ValueError(f"unknown autoreset_mode {mode!r}; accepted: {', '.join(accepted)} (or AutoresetMode's)")
+    return found
+
+
+def final_observations(observation: dict[str, np.ndarray], ended: np.ndarray, num_envs: int) -> dict[str, np.ndarray]:
+    """Gymnasium's same-step ``info["final_obs"]`` (an object array of the ended users' observations, copied)
+    and its mask ``info["_final_obs"]``."""
+    final = np.full(num_envs, None, dtype=object)
+    mask = np.zeros(num_envs, dtype=bool)
+    for user in ended:
+        final[user] = {key: value[user].copy() for key, value in observation.items()}
+    mask[ended] = True
+    return {"final_obs": final, "_final_obs": mask}
+
+
 def generator_seed(seed: int | list[int] | None, num_envs: int) -> int | None:
     """The seed of the generator all users share: ``seed`` itself, or one made from a list of per-user seeds
     (non-negative integers, one per user)."""
@@ -63,9 +84,12 @@ class RecVectorEnv(VectorEnv):
     (``slate_size=1``) or ``(B, K)``. Rewards, ``terminated`` and ``truncated`` are ``(B,)``; ``info``
     holds the single env's keys as ``(B,)`` arrays (with Gymnasium's ``_key`` masks).
 
-    Episodes end per user; Gymnasium's next-step autoreset applies: the step after a user's episode
-    ends returns that user's new first observation with reward 0 and both flags false, ignoring its
-    action. ``truncated`` comes at ``max_episode_steps`` (the registration's, or the argument).
+    Episodes end per user. With Gymnasium's next-step autoreset (the default) the step after a user's
+    episode ends returns that user's new first observation with reward 0 and both flags false, ignoring
+    its action; with ``autoreset_mode="same_step"`` (what stable-baselines3 expects) the step that ends an
+    episode returns the user's new first observation at once, the last one in ``info["final_obs"]`` (an
+    object array of observations, ``info["_final_obs"]`` the mask). ``truncated`` comes at
+    ``max_episode_steps`` (the registration's, or the argument).
 
     Seeding: ``reset(seed=s)`` seeds the one generator all users share; ``reset(seed=[s_1, ..., s_B])``
     seeds it from the list of per-user seeds. With ``B = 1`` and an int seed the users' first episode
@@ -76,19 +100,30 @@ class RecVectorEnv(VectorEnv):
         num_envs: ``B``, users simulated at once.
         domain: preset name.
         max_episode_steps: step cap per episode (default: the preset's).
+        autoreset_mode: ``next_step`` (the default) or ``same_step`` (``AutoresetMode`` values or names).
+        task: the task the users run until ``reset`` sets another (default: the domain's ``Task``).
         **overrides: ``DomainConfig`` fields, as for ``gym.make``.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
     def __init__(
-        self, num_envs: int = 1, domain: str = "ecommerce", max_episode_steps: int | None = None, **overrides: Any
+        self,
+        num_envs: int = 1,
+        domain: str = "ecommerce",
+        max_episode_steps: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        task: Task | None = None,
+        **overrides: Any,
     ) -> None:
+        self.metadata = {**self.metadata, "autoreset_mode": check_autoreset_mode(autoreset_mode)}
         self.config = make_config(check_choice("domain", domain, PRESETS), **overrides)
         self.num_envs = check_num_envs(num_envs, session_bytes(self.config))
         steps = self.config.max_episode_steps if max_episode_steps is None else max_episode_steps
         self.max_episode_steps = check_max_episode_steps(steps)
-        self.world = World(self.config, Task(domain=self.config.name))
+        self.world = World(
+            self.config, task_option({"task": task or Task(domain=self.config.name)}, (self.config.name,))
+        )
         self.single_observation_space = observation_space(self.config)
         self.single_action_space = action_space(self.config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -141,8 +176,16 @@ class RecVectorEnv(VectorEnv):
             self.episode_steps[restart] = 0
             reward[restart] = 0.0
             terminated[restart] = truncated[restart] = False
-        self.needs_reset = terminated | truncated
         info: dict[str, Any] = {"clicked": outcome.clicked, "position": outcome.position, "item": outcome.item}
         info.update(outcome.signals)
         info.update({f"_{key}": stepped for key in list(info)})
-        return self.world.observe(self.sessions), reward, terminated, truncated, info
+        observation = self.world.observe(self.sessions)
+        ended = np.flatnonzero(terminated | truncated)
+        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+            self.needs_reset = terminated | truncated
+        elif len(ended):  # same-step autoreset: the ended users start again now
+            info.update(final_observations(observation, ended, self.num_envs))
+            replace_rows(self.sessions, ended, self.world.start(self.np_random, len(ended)))
+            self.episode_steps[ended] = 0
+            replace_rows(observation, ended, self.world.observe(select_rows(self.sessions, ended)))
+        return observation, reward, terminated, truncated, info

@@ -14,9 +14,11 @@ held-out cohorts of the seen domains and cohorts of the left-out domain. A metho
 the task before it is evaluated greedily on ``eval_episodes`` episodes whose seeds depend only on the task and
 seed, so all methods meet the same users. ``steps`` records the task steps a method really took (SB3 rounds up
 to whole rollouts; the BERT methods to whole episodes). ``score`` is ``normalized_score`` of the return: 0 for the
-random policy, 1 for the planning oracle (the task's shipped reference scores). DQN acts in the single-item
-version of the task (``slate_size=1``) and is scored against the references of that version. Every learner
-runs on the CPU (the SB3 agents too), as in the README's runs.
+random policy, 1 for the planning oracle (the task's shipped reference scores). The SB3 agents (``SB3_METHODS``:
+SB3's ``MultiInputPolicy`` or this package's slate policies) train through the native ``VecEnv``
+(``training_envs``) with the hyperparameter file's ``n_envs`` users of the task at once. DQN acts in the
+single-item version of the task (``slate_size=1``) and is scored against the references of that version.
+Every learner runs on the CPU.
 """
 
 from __future__ import annotations
@@ -44,11 +46,33 @@ from recsim_meta.evaluation.references import normalized_score, reference_policy
 from recsim_meta.evaluation.results import ResultsFile, run_all
 from recsim_meta.evaluation.rollout import run_episodes
 from recsim_meta.sim.tasks import Task
-from recsim_meta.sim.validation import UNIT, Range, check_choice, check_fields
+from recsim_meta.sim.validation import UNIT, Range, check_choice, check_fields, check_integer
 
 REFERENCES = ("random", "popularity", "oracle", "planning")
 """Methods that do not learn: run at budget 0 only, and shown as flat lines across budgets."""
-METHODS = (*REFERENCES, "greedy", "ppo", "a2c", "dqn", "multitask_ppo", "bert", "meta_rl", "meta_finetuned")
+SB3_METHODS = {  # the SB3 agents trained on a task: algorithm and policy
+    "ppo": ("ppo", "MultiInputPolicy"),
+    "a2c": ("a2c", "MultiInputPolicy"),
+    "dqn": ("dqn", "MultiInputPolicy"),
+    "multitask_ppo": ("ppo", "MultiInputPolicy"),
+    "ppo_slate": ("ppo", "SlatePolicy"),
+    "a2c_slate": ("a2c", "SlatePolicy"),
+    "dqn_slate": ("dqn", "SlateDQNPolicy"),
+}
+METHODS = (
+    *REFERENCES,
+    "greedy",
+    "ppo",
+    "a2c",
+    "dqn",
+    "multitask_ppo",
+    "bert",
+    "meta_rl",
+    "meta_finetuned",
+    "ppo_slate",
+    "a2c_slate",
+    "dqn_slate",
+)
 REGIMES = ("held_out_cohorts", "held_out_domain")
 KEY = ("method", "regime", "task", "seed", "budget")
 METRICS = ("return", "score", "ctr", "session_length", "diversity", "coverage")
@@ -65,8 +89,9 @@ class BenchmarkConfig:
     each seen domain and ``test_domain_tasks`` cohorts of the left-out one, ``eval_episodes`` per run,
     ``multitask_steps`` of multi-task PPO pretraining per seed, ``adaptation_mode`` of the meta-RL agent
     (``in_context``, ``gradient`` or ``both``) with, when ``adaptation_steps`` is set, that many Meta-SGD steps at
-    ``adaptation_lr_scale`` times its learned rates (``MetaRLAgent.with_adaptation``), and ``greedy_epsilon`` of
-    the greedy model's exploration.
+    ``adaptation_lr_scale`` times its learned rates (``MetaRLAgent.with_adaptation``), ``greedy_epsilon`` of
+    the greedy model's exploration, and ``method_budgets``: a method's own budgets in place of ``budgets`` (the
+    methods that adapt on whole episodes one at a time, as the meta-RL agent does, beside SB3's 10^6 steps).
     """
 
     meta_config: str = "experiments/meta_quick.yaml"
@@ -83,6 +108,7 @@ class BenchmarkConfig:
     adaptation_steps: int | None = None
     adaptation_lr_scale: float = 1.0
     greedy_epsilon: float = 0.1
+    method_budgets: dict[str, list[int]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from recsim_meta.agents.meta_rl import MODES
@@ -98,6 +124,12 @@ class BenchmarkConfig:
         if not self.seeds or 0 not in self.budgets:
             raise ValueError(f"need seeds and budgets (integers >= 0, including 0), got {self.seeds}, {self.budgets}")
         check_choice("adaptation_mode", self.adaptation_mode, MODES)
+        for method, budgets in self.method_budgets.items():
+            check_choice("method of method_budgets", method, METHODS)
+            if not isinstance(budgets, (list, tuple)) or 0 not in budgets:
+                raise ValueError(f"method_budgets[{method!r}] must list budgets including 0, got {budgets!r}")
+            for budget in budgets:
+                check_integer(f"method_budgets[{method!r}]", budget, Range(0))
         self.meta  # noqa: B018 (reads and checks the meta config now, not in the middle of a run)
 
     @functools.cached_property
@@ -162,10 +194,11 @@ def ensure_shared_model(job: dict[str, Any]) -> None:
             ):
                 meta_train(meta, run, resume=(run / "config.yaml").exists(), progress=False, device="cpu")
         elif not (folder / "multitask_ppo").is_dir():
-            from recsim_meta.agents.sb3_agents import make_agent, read_hyperparameters, save_policy
+            from recsim_meta.agents.sb3.zoo import make_agent, read_hyperparameters, save_policy
 
             hyperparameters = read_hyperparameters(config.hyperparameters, "ppo", MULTI_DOMAIN_ID)
-            agent = make_agent("ppo", config.meta.make_env(), hyperparameters, seed, Path(job["out"]) / "tensorboard")
+            envs = training_envs(config, None, 0, hyperparameters["n_envs"], seed)
+            agent = make_agent("ppo", envs, hyperparameters, seed, Path(job["out"]) / "tensorboard")
             agent.learn(config.multitask_steps, tb_log_name=f"multitask_ppo_seed{seed}")
             save_policy(agent, folder / "multitask_ppo")
 
@@ -174,13 +207,34 @@ def ensure_shared_model(job: dict[str, Any]) -> None:
 Learner = Callable[[dict[str, Any], gym.Env], tuple[Any, int]]
 
 
-def _sb3(algorithm: str) -> Learner:
+def training_envs(config: BenchmarkConfig, task: Task | None, slate_size: int, users: int, seed: int):
+    """The native SB3 ``VecEnv`` of ``users`` users of ``task`` in the meta config's layout (the training tasks
+    when ``task`` is ``None``), seeded ``seed`` (``slate_size`` 0 keeps the domains' own)."""
+    from recsim_meta.agents.sb3 import make_native_vec_env
+
+    meta = config.meta
+    layout = {"held_out_domain": meta.held_out_domain, "num_cohorts": meta.num_cohorts, "task_seed": meta.task_seed}
+    if task is None:
+        layout["num_variants"] = meta.num_variants
+    else:
+        layout |= {"task": task, "any_task": True}
+    sizes = {"slate_size": slate_size} if slate_size else {}
+    return make_native_vec_env(MULTI_DOMAIN_ID, users, seed=seed, **layout, **sizes)
+
+
+def _sb3(method: str) -> Learner:
+    algorithm, policy = SB3_METHODS[method]
+
     def learn(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
-        from recsim_meta.agents.sb3_agents import load_policy, make_agent, read_hyperparameters
+        from recsim_meta.agents.sb3.zoo import load_policy, make_agent, read_hyperparameters
 
         config, task = job["config"], job["task_object"]
         hyperparameters = read_hyperparameters(config.hyperparameters, algorithm, PRESETS[task.domain].env_id)
-        agent = make_agent(algorithm, env, hyperparameters, job["train_seed"], Path(job["out"]) / "tensorboard")
+        hyperparameters["policy"] = policy
+        envs = training_envs(
+            config, task, _overrides(job).get("slate_size", 0), hyperparameters["n_envs"], job["train_seed"]
+        )
+        agent = make_agent(algorithm, envs, hyperparameters, job["train_seed"], Path(job["out"]) / "tensorboard")
         if job["method"] == "multitask_ppo":  # fine-tuned with the task's domain settings (its rollout length)
             load_policy(agent, seed_folder(Path(job["out"]), job["seed"]) / "multitask_ppo")
         if job["budget"]:
@@ -254,16 +308,13 @@ def _reference(name: str) -> Learner:
 
 def _overrides(job: dict[str, Any]) -> dict[str, int]:
     """The ``DomainConfig`` fields ``job``'s method changes in the task's layout: DQN recommends one item."""
-    return {"slate_size": 1} if job["method"] == "dqn" else {}
+    return {"slate_size": 1} if SB3_METHODS.get(job["method"], ("",))[0] == "dqn" else {}
 
 
 LEARNERS: dict[str, Learner] = {
     **{name: _reference(name) for name in REFERENCES},
     "greedy": _greedy,
-    "ppo": _sb3("ppo"),
-    "a2c": _sb3("a2c"),
-    "dqn": _sb3("dqn"),
-    "multitask_ppo": _sb3("ppo"),
+    **{method: _sb3(method) for method in SB3_METHODS},
     "bert": _bert,
     "meta_rl": _meta_rl,
     "meta_finetuned": _meta_finetuned,
@@ -312,7 +363,7 @@ def benchmark_jobs(config: BenchmarkConfig, out: Path) -> list[dict[str, Any]]:
     for seed in config.seeds:
         for index, (regime, task) in enumerate(tasks):
             for m, method in enumerate(config.methods):
-                for b, budget in enumerate(config.budgets):
+                for b, budget in enumerate(config.method_budgets.get(method, config.budgets)):
                     if method in REFERENCES and budget:
                         continue
                     jobs.append(
@@ -359,9 +410,11 @@ def run_benchmark(
     workers: int = 1,
     progress: bool = True,
     backend: str = "processes",
+    threads: int | None = None,
 ) -> Path:
     """Train the per-seed models, run every job not yet in ``out/results.csv`` and write the report;
-    returns the path of ``results.csv``. ``workers`` and ``backend`` as in ``parallel.parallel_map``.
+    returns the path of ``results.csv``. ``workers``, ``backend`` and ``threads`` (per worker) as in
+    ``parallel.parallel_map``.
     A benchmark folder holds one config: another one is refused, except one that appends methods to its
     list (training seeds depend on a method's place in it), whose runs are added to the finished ones."""
     from recsim_meta.evaluation.report import write_report
@@ -376,6 +429,6 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     config_file.write_text(config_yaml(config))
     results = ResultsFile(out / "results.csv", COLUMNS, KEY)
-    run_all(benchmark_jobs(config, out), run_job, results, workers, progress, "benchmark runs", backend)
+    run_all(benchmark_jobs(config, out), run_job, results, workers, progress, "benchmark runs", backend, threads)
     write_report(results.path, out)
     return results.path

@@ -36,6 +36,7 @@ from recsim_meta.agents.baselines import OraclePolicy, PopularityPolicy, RandomP
 from recsim_meta.agents.planning import PlanningOracle
 from recsim_meta.atomic_files import atomic_file
 from recsim_meta.envs import DOMAINS, MULTI_DOMAIN_ID, PRESETS, RecVectorEnv
+from recsim_meta.envs.domains import config_overrides
 from recsim_meta.envs.multi_domain import SHARED_SIZES
 from recsim_meta.evaluation.parallel import parallel_map
 from recsim_meta.evaluation.rollout import mean_ci, run_users
@@ -199,7 +200,7 @@ def choose_price(envs: RecVectorEnv, options: dict[str, Task]) -> float:
     """The budget price (of ``PRICE_FACTORS`` times the myopic oracle's return per unit of starting budget) under
     which the planning oracle earns the most on ``SEARCH_EPISODES`` validation users; 0 when none beats the
     myopic oracle (ties: the lower price)."""
-    validation = RecVectorEnv(SEARCH_EPISODES, envs.config.name, **_config_overrides(envs))
+    validation = RecVectorEnv(SEARCH_EPISODES, envs.config.name, **config_overrides(envs.config))
     myopic = run_users(validation, OraclePolicy(validation), SEARCH_SEED, options).returns.mean()
     unit = max(abs(myopic), 1e-6) / envs.config.time_budget
     best_price, best = 0.0, myopic
@@ -208,16 +209,6 @@ def choose_price(envs: RecVectorEnv, options: dict[str, Task]) -> float:
         if mean > best:
             best_price, best = factor * unit, mean
     return float(best_price)
-
-
-def _config_overrides(envs: RecVectorEnv) -> dict[str, Any]:
-    """The ``DomainConfig`` fields of ``envs`` that differ from its preset's."""
-    preset = PRESETS[envs.config.name]
-    return {
-        f.name: getattr(envs.config, f.name)
-        for f in dataclasses.fields(preset)
-        if getattr(envs.config, f.name) != getattr(preset, f.name)
-    }
 
 
 def compute_reference(

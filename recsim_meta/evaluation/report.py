@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsim_meta.evaluation.benchmark import METHODS, REFERENCES, REGIMES
+from recsim_meta.evaluation.benchmark import METHODS, REFERENCES, REGIMES, SB3_METHODS
 from recsim_meta.evaluation.results import read_rows
 from recsim_meta.evaluation.statistics import probability_of_improvement_ci, stratified_bootstrap
 
@@ -69,15 +69,40 @@ def _iqm(rows: list[dict], method: str, regime: str, budget: int) -> tuple[float
 
 
 def score_table(rows: list[dict], regime: str) -> str:
-    """IQM normalised score [95 % CI] of each method after each budget."""
+    """IQM normalised score [95 % CI] of each method after each budget ("(not run)" above a method's limit)."""
     budgets = budgets_of(rows)
-    lines = ["| method | " + " | ".join(f"{b} steps" for b in budgets) + " |", "|---|" + "---:|" * len(budgets)]
+    lines = ["| method | " + " | ".join(f"{b:,} steps" for b in budgets) + " |", "|---|" + "---:|" * len(budgets)]
     for method in methods_of(rows):
         if method in REFERENCES:
             cells = [_interval(_iqm(rows, method, regime, 0))] + ["(no learning)"] * (len(budgets) - 1)
         else:
-            cells = [_interval(_iqm(rows, method, regime, b)) for b in budgets]
+            run = {r["budget"] for r in rows if r["method"] == method}
+            cells = [_interval(_iqm(rows, method, regime, b)) if b in run else "(not run)" for b in budgets]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def steps_to_match_table(rows: list[dict], regime: str, target: str = "meta_rl") -> str | None:
+    """For each SB3 agent, the smallest budget after which its IQM score reaches ``target``'s after the smallest
+    budget ``target`` learned from (its adaptation), or "> the largest budget"; ``None`` without both."""
+    budgets = sorted({r["budget"] for r in rows if r["method"] == target and r["regime"] == regime})
+    learners = [m for m in methods_of(rows) if m in SB3_METHODS]
+    if not budgets or not learners:
+        return None
+    budget = min([b for b in budgets if b > 0], default=0)
+    goal = _iqm(rows, target, regime, budget)
+    if goal is None:
+        return None
+    lines = [
+        f"| method | task steps to reach {target}'s {goal[0]:.2f} (after {budget:,} steps) | score after the most steps |",
+        "|---|---:|---:|",
+    ]
+    for method in learners:
+        mine = sorted({r["budget"] for r in rows if r["method"] == method and r["regime"] == regime})
+        scores = {b: _iqm(rows, method, regime, b) for b in mine}
+        reached = [b for b in mine if scores[b] is not None and scores[b][0] >= goal[0]]
+        cell = f"{reached[0]:,}" if reached else f"> {mine[-1]:,}"
+        lines.append(f"| {method} | {cell} | {_interval(scores[mine[-1]])} |")
     return "\n".join(lines)
 
 
@@ -126,11 +151,15 @@ def markdown_report(rows: list[dict]) -> str:
         "interquartile means over tasks x seeds with 95 % stratified bootstrap confidence intervals, and "
         "probabilities of improvement over run pairs per task (rliable's definitions). Random, popularity, the "
         "myopic oracle (`oracle`) and the planning oracle (`planning`) do not learn. DQN acts in the single-item "
-        "version of each task. `n/a`: a run of the grid is missing.",
+        "version of each task; the `_slate` methods use the slate policy (one network scores every candidate). "
+        "`n/a`: a run of the grid is missing.",
     ]
     for regime in regimes_of(rows):
         title = regime.replace("_", " ")
         parts += ["", f"## {title}: IQM score", "", score_table(rows, regime)]
+        matching = steps_to_match_table(rows, regime)
+        if matching is not None:
+            parts += ["", f"## {title}: steps to match the meta-RL agent", "", matching]
         for focus in (method for method in FOCUS if method in methods_of(rows)):
             parts += [
                 "",
@@ -140,6 +169,13 @@ def markdown_report(rows: list[dict]) -> str:
             ]
         parts += ["", f"## {title}: metrics after {budget} steps (means)", "", metrics_table(rows, regime, budget)]
     return "\n".join(parts) + "\n"
+
+
+def method_colour(method: str) -> tuple[float, ...]:
+    """A colour of its own for each of ``METHODS`` (matplotlib's tab20: 20 distinct colours), the same in every plot."""
+    from matplotlib import colormaps
+
+    return colormaps["tab20"](METHODS.index(method) % 20)
 
 
 def plot_sample_efficiency(rows: list[dict], path: str | Path) -> None:
@@ -160,7 +196,7 @@ def plot_sample_efficiency(rows: list[dict], path: str | Path) -> None:
             if not points:
                 continue
             x = [b for b, _ in points]
-            line = axis.plot(x, [v[0] for _, v in points], marker="o", label=method)[0]
+            line = axis.plot(x, [v[0] for _, v in points], marker="o", label=method, color=method_colour(method))[0]
             axis.fill_between(
                 x, [v[1] for _, v in points], [v[2] for _, v in points], alpha=0.12, color=line.get_color()
             )
@@ -193,7 +229,13 @@ def plot_domains(rows: list[dict], path: str | Path) -> None:
             )
             for d in domains
         ]
-        axis.bar(np.arange(len(domains)) + (m - (len(methods) - 1) / 2) * width, means, width, label=method)
+        axis.bar(
+            np.arange(len(domains)) + (m - (len(methods) - 1) / 2) * width,
+            means,
+            width,
+            label=method,
+            color=method_colour(method),
+        )
     axis.set_xticks(np.arange(len(domains)), domains)
     axis.set(ylabel=f"mean normalised score ({budget} steps)")
     axis.axhline(0, color="k", linewidth=0.8)

@@ -20,24 +20,28 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import HumanOutputFormat, Logger
 
 from recsim_meta.agents.recommender_policy import read_safetensors
+from recsim_meta.agents.sb3.slate_policy import SlateDQNPolicy, SlatePolicy
 from recsim_meta.atomic_files import atomic_directory
 from recsim_meta.config_files import read_mapping
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
-ZOO_ONLY = ("n_timesteps", "normalize", "n_envs", "env_wrapper", "frame_stack", "callback")
+ZOO_ONLY = ("n_timesteps", "normalize", "env_wrapper", "frame_stack", "callback")
+POLICIES = {"MultiInputPolicy": "MultiInputPolicy", "SlatePolicy": SlatePolicy, "SlateDQNPolicy": SlateDQNPolicy}
+"""The policies a hyperparameter file may name: SB3's, and the slate policies of this package."""
 POLICY_FILE = "policy.safetensors"
 
 
 def read_hyperparameters(folder: str | os.PathLike, algorithm: str, env_id: str) -> dict[str, Any]:
     """The constructor arguments of ``algorithm`` for ``env_id`` in ``folder/<algorithm>.yml`` (rl_zoo3's keys
-    that are not constructor arguments dropped); ``ValueError`` naming what is missing."""
+    that are not constructor arguments dropped, but ``n_envs``: the users a native VecEnv steps at once, 1 when
+    absent); ``ValueError`` naming what is missing."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; accepted: {', '.join(ALGORITHMS)}")
     path = Path(folder) / f"{algorithm}.yml"
     table = read_mapping(path, "hyperparameters")
     if env_id not in table:
         raise ValueError(f"{path} has no entry for {env_id!r}; it has: {', '.join(map(str, table))}")
-    return {k: v for k, v in table[env_id].items() if k not in ZOO_ONLY}
+    return {"n_envs": 1, **{k: v for k, v in table[env_id].items() if k not in ZOO_ONLY}}
 
 
 def make_agent(
@@ -47,12 +51,17 @@ def make_agent(
     seed: int,
     tensorboard_log: str | os.PathLike | None = None,
 ) -> BaseAlgorithm:
-    """An SB3 ``algorithm`` on ``env`` on the CPU; bad hyperparameters raise ``ValueError`` naming them.
+    """An SB3 ``algorithm`` on ``env`` (a gym env or a ``VecEnv``) on the CPU, its ``policy`` by name (``POLICIES``);
+    bad hyperparameters raise ``ValueError`` naming them.
 
     Without ``tensorboard_log`` it logs to stdout when ``verbose``, else nowhere (SB3's default would make an
     empty ``SB3-<date>`` folder in the temp directory at every ``learn``)."""
     arguments = dict(hyperparameters)
+    arguments.pop("n_envs", None)
     policy = arguments.pop("policy", "MultiInputPolicy")
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; accepted: {', '.join(POLICIES)}")
+    policy = POLICIES[policy]
     try:
         agent = ALGORITHMS[algorithm](
             policy,
