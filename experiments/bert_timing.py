@@ -82,7 +82,15 @@ def main() -> None:
     def meta_iteration() -> None:
         tasks, seeds = draw_tasks(task_rng, meta_envs[0].unwrapped.tasks, meta_config.tasks_per_iteration)
         c = meta_config
-        agent.meta_step(meta_envs, tasks, c.support_episodes, c.query_episodes, seeds, meta_optimizer, c.ppo_epochs)
+        agent.meta_step(
+            tasks,
+            c.support_episodes,
+            c.query_episodes,
+            seeds,
+            meta_optimizer,
+            c.ppo_epochs,
+            update_fraction=c.update_fraction,
+        )
         synchronize(agent.device)
 
     print(

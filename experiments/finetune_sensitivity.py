@@ -36,9 +36,8 @@ def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], epi
     model = pretrained_model(config, env, out, progress=True, device="cpu")
     agent = MetaRLAgent(model, env, config.settings, config.seed, "cpu")
     tasks = env.unwrapped.splits.test_domain[:cohorts]
-    envs = [config.make_env() for _ in tasks]
     eval_seeds, adapt_seeds = task_seeds(config.seed, len(tasks))  # as in meta_test
-    adaptation = agent.collect(envs, tasks, [agent.new_state() for _ in tasks], episodes, adapt_seeds, remember=False)
+    adaptation = agent.collect(tasks, users=episodes, seeds=adapt_seeds, remember=False)
     result = {}
     for setting in [None, *settings]:
         values = []
@@ -46,9 +45,7 @@ def scores(config: MetaConfig, out: Path, settings: list[tuple[int, float]], epi
             actor = agent
             if setting is not None:
                 actor = agent.finetuned(adaptation.select(np.flatnonzero(adaptation.slot == i)), *setting)
-            (mean,) = greedy_returns(
-                actor, [envs[i]], [tasks[i]], [actor.new_state()], [eval_seeds[i]], config.eval_episodes
-            )
+            (mean,) = greedy_returns(actor, [tasks[i]], [actor.new_state()], [eval_seeds[i]], config.eval_episodes)
             values.append(normalized_score(tasks[i], mean))
         result[setting] = values
     return result

@@ -13,16 +13,16 @@ task, seed and users: over all pairs, and per seed with a sign-flip test over th
 
     python experiments/meta_quality.py --seeds 0 1 2   # the quick config's curves at 0, 1, 2, 5, 10 episodes
 
-The README's main table: 10 seeds, 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the
-left-out domain. Each seed is its own process with one torch thread, two at a time on two cores (about 28
-minutes a pair); the same command with all the seeds then reads their rows back and prints the tables:
+The documentation's meta-RL tables: 5 seeds, 5 adaptation episodes drawn 4 times per task, all 10 cohorts of
+the left-out domain, 32 evaluation users per task. Each seed is its own process with one torch thread, two at
+a time on two cores; the same command with all the seeds then reads their rows back and prints the tables:
 
-    printf '%s\n' 0 1 2 3 4 5 6 7 8 9 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
-        --threads 1 --set adaptation_draws=4 --points 0 5 --test-domain-tasks 10 --out runs/support5 --curves curves_draws4
-    python experiments/meta_quality.py --seeds 0 1 2 3 4 5 6 7 8 9 --set adaptation_draws=4 --points 0 5 \
-        --test-domain-tasks 10 --out runs/support5 --curves curves_draws4
+    printf '%s\n' 0 1 2 3 4 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
+        --set adaptation_draws=4 eval_episodes=32 --points 0 5 --test-domain-tasks 10 --out runs/meta_quality
+    python experiments/meta_quality.py --seeds 0 1 2 3 4 --set adaptation_draws=4 eval_episodes=32 --points 0 5 \
+        --test-domain-tasks 10 --out runs/meta_quality
 
-The number of threads changes the order of floating-point sums, and over 150 iterations of RL that changes
+The number of threads changes the order of floating-point sums, and over many iterations of RL that changes
 the run: a seed meta-trained with 1 thread does not give the numbers it gives with 2.
 
 ``--test-adaptation STEPS SCALE`` meta-tests the same agents adapting with STEPS Meta-SGD steps at SCALE times
@@ -31,12 +31,11 @@ curve's points and the file name, so such a run does not replace the main curves
 meta-tests on more cohorts of the left-out domain than the config's. ``--choose-adaptation STEPS:SCALE ...``
 chooses that setting for each seed among the given ones by the ``gradient`` mode's score on the validation
 cohorts (``choose_adaptation``; the choice and every candidate's score go to ``<curves>_choice.yaml``), and
-meta-tests with it; ``--regimes`` and ``--methods`` meta-test only those, e.g. (30 minutes, 3.5 to 7 a seed):
+meta-tests with it; ``--regimes`` and ``--methods`` meta-test only those, e.g.:
 
-    printf '%s\n' 0 1 2 3 4 5 6 7 8 9 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
-        --threads 1 --set adaptation_draws=4 --points 0 5 --test-domain-tasks 10 --out runs/support5 \
-        --curves curves_chosen --choose-adaptation 3:1 10:1 3:3 10:3 --regimes held_out_cohorts \
-        --methods gradient finetuned
+    printf '%s\n' 0 1 2 3 4 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
+        --set adaptation_draws=4 --points 0 5 --out runs/meta_quality --curves curves_chosen \
+        --choose-adaptation 3:1 10:1 3:3 10:3 --regimes held_out_cohorts --methods gradient finetuned
 
 ``--meta-hyperparameters`` meta-trains with the loss weights and discount learned by meta-gradient
 (``adaptation: {meta_hyperparameters: true}``); ``--set KEY=VALUE ...`` overrides other config keys, e.g.
@@ -52,7 +51,6 @@ import dataclasses
 import time
 from pathlib import Path
 
-import torch
 import yaml
 
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
@@ -73,6 +71,7 @@ from recsim_meta.evaluation.adaptation import (
     seed_difference_table,
     write_rows,
 )
+from recsim_meta.threads import set_threads
 
 
 def adaptation_setting(text: str) -> tuple[int, float]:
@@ -97,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=Path("experiments/meta_quick.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and numba threads (default 1)")
     parser.add_argument("--out", type=Path, default=Path("runs/meta_quality"), help="output folder")
     parser.add_argument("--tables-only", action="store_true", help="print the tables and plot of --out/<curves>.csv")
     parser.add_argument(
@@ -131,7 +130,7 @@ def main() -> None:
     add_overrides_argument(parser)
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda (default auto)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     curves = args.out / f"{args.curves}.csv"
     rows = read_rows(curves) if args.tables_only else []
     choices: dict[int, dict] = {}  # seed: the test-time setting chosen on the validation cohorts

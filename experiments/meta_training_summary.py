@@ -1,10 +1,12 @@
-"""Per meta-training run: how far the learned Meta-SGD rates moved, and what adaptation was worth in training.
+"""Per meta-training run: the env steps it learned from, how far the learned Meta-SGD rates moved, and what
+adaptation was worth in training.
 
 Reads each run's TensorBoard log (``<run>/tensorboard/meta``, written by ``meta_train``) and prints, per run,
-the range of the mean learned inner learning rate (``inner_lr``) over the iterations and the mean over the
-iterations of the query episodes' return (after adaptation) minus the support episodes' (before it):
+the env steps of all its iterations, the range of the mean learned inner learning rate (``inner_lr``) over the
+iterations and the mean over the iterations of the query episodes' return (after adaptation) minus the support
+episodes' (before it):
 
-    python experiments/meta_training_summary.py runs/support5/seed_*
+    python experiments/meta_training_summary.py runs/meta_quality/seed_*
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+", help="meta-training run folders")
     args = parser.parse_args()
-    print("| run | iterations | inner_lr (min to max) | query minus support return | support return |")
-    print("|---|---:|---:|---:|---:|")
+    print("| run | iterations | env steps | inner_lr (min to max) | query minus support return | support return |")
+    print("|---|---:|---:|---:|---:|---:|")
     gains = []
     for run in args.runs:
-        rate, query, support = scalars(run, "inner_lr", "query/return", "support/return")
+        rate, query, support, steps = scalars(run, "inner_lr", "query/return", "support/return", "env_steps")
         gains.append(np.mean(query - support))
         print(
-            f"| {run} | {len(rate)} | {rate.min():.4f} to {rate.max():.4f} | {gains[-1]:+.1f} | {support.mean():.1f} |"
+            f"| {run.name} | {len(rate)} | {steps.sum():,.0f} | {rate.min():.4f} to {rate.max():.4f} | "
+            f"{gains[-1]:+.1f} | {support.mean():.1f} |"
         )
     print(f"\nquery minus support return, mean over the runs: {np.mean(gains):+.1f}")
 

@@ -263,7 +263,7 @@ def adapt_command(args: argparse.Namespace) -> None:
         before = run_episodes(env, agent, args.eval_episodes, 1_000_000 + args.seed, options, progress="before")
         stages.update()
         if args.mode == "finetune":
-            rollout = agent.collect([env], [task], [agent.new_state()], args.episodes, [2_000_000 + args.seed])
+            rollout = agent.collect([task], episodes=args.episodes, seeds=[2_000_000 + args.seed])
             agent = agent.finetuned(rollout, config.finetune_steps, config.finetune_lr)
         else:
             agent.adapt(args.episodes, task, args.mode, seed=2_000_000 + args.seed)

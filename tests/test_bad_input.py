@@ -52,6 +52,7 @@ def test_bad_action_raises_and_leaves_state_unchanged(env_id, slate_size):
 def test_a_response_signal_without_one_value_per_session_is_refused():
     env = gym.make("recsim_meta/Video-v0").unwrapped
     env.reset(seed=0)
+    env.world = copy.copy(env.world)  # worlds are shared by every env of the task: patch this env's own
     respond = env.world.respond
     env.world.respond = lambda consumption, draw: respond(consumption, draw)._replace(signals={"watch_time": 1.0})
     with pytest.raises(ValueError, match=r"response signal has shape \(\); expected \(1,\)"):

@@ -111,8 +111,7 @@ def test_meta_step_trains_the_model_and_the_learning_rates(run):
         before = {k: v.clone() for k, v in agent.meta.state_dict().items()}
         model_before = {k: v.clone() for k, v in agent.model.state_dict().items()}
         optimizer = torch.optim.Adam(agent.parameters(), lr=1e-2)
-        envs = [config.make_env() for _ in range(2)]
-        record = agent.meta_step(envs, list(env.unwrapped.tasks[:2]), 1, 1, [0, 100], optimizer, epochs=1)
+        record = agent.meta_step(list(env.unwrapped.tasks[:2]), 1, 2, [0, 100], optimizer, epochs=1)
         assert np.isfinite(list(record.values())).all()
         assert any(not torch.equal(v, before[k]) for k, v in agent.meta.state_dict().items() if "log_lr" in k)
         assert not torch.equal(
@@ -128,10 +127,8 @@ def test_hyperparameter_meta_gradient_is_the_derivative_of_the_validation_object
     env = config.make_env()
     settings = AdaptationSettings(meta_hyperparameters=True, inner_steps=1)
     base = MetaRLAgent(read_model(run / "pretrained"), env, settings)
-    envs, tasks = [config.make_env() for _ in range(2)], list(env.unwrapped.tasks[:2])
-    support, query, validation = (
-        base.collect(envs, tasks, [base.new_state() for _ in tasks], 1, [seed, 100 + seed]) for seed in range(3)
-    )
+    tasks = list(env.unwrapped.tasks[:2])
+    support, query, validation = (base.collect(tasks, seeds=[seed, 100 + seed]) for seed in range(3))
     lr, eps = 0.05, 0.05  # eps: J is float32, so a smaller step drowns the difference in rounding
 
     def after_step(name: str | None = None, shift: float = 0.0):
@@ -188,7 +185,7 @@ def test_meta_hyperparameters_are_learned_saved_and_resumed(tmp_path, monkeypatc
     assert resumed.hyperparameters() == pytest.approx(learned, rel=1e-6)
     optimizer = torch.optim.Adam(agent.parameters())
     with pytest.raises(ValueError, match="validation tasks are needed"):
-        agent.meta_step([config.make_env()], [config.make_env().unwrapped.tasks[0]], 1, 1, [0], optimizer, 1)
+        agent.meta_step([config.make_env().unwrapped.tasks[0]], 1, 1, [0], optimizer, 1)
     with pytest.raises(ValueError, match="entropy_coef must be > 0 with meta_hyperparameters"):
         AdaptationSettings(meta_hyperparameters=True, entropy_coef=0.0)
     with pytest.raises(ValueError, match="gamma must be in \\(0, 1\\)"):
@@ -237,7 +234,7 @@ def test_finetuned_trains_a_copy_of_every_parameter_and_leaves_the_agent(run):
     env = config.make_env()
     agent = MetaRLAgent.load(run / "checkpoint", env)
     before = {k: v.clone() for k, v in agent.model.state_dict().items()}
-    rollout = agent.collect([env], [env.unwrapped.splits.test_domain[0]], [agent.new_state()], 1, [3])
+    rollout = agent.collect([env.unwrapped.splits.test_domain[0]], seeds=[3])
     tuned = agent.finetuned(rollout, steps=3, learning_rate=1e-2)
     assert tuned.model is not agent.model
     assert all(torch.equal(v, before[k]) for k, v in agent.model.state_dict().items())
@@ -257,23 +254,22 @@ def test_finetuning_meta_step_is_the_query_gradient_at_the_fine_tuned_copy(run):
     config = MetaConfig(**TINY)
     env = config.make_env()
     tasks = list(env.unwrapped.tasks[:2])
-    envs = [config.make_env() for _ in tasks]
 
     def step(steps: int):
         agent = MetaRLAgent.load(run / "checkpoint", env, seed=0)
         before = [p.detach().clone() for p in agent.model.parameters()]
         optimizer = torch.optim.SGD(agent.model.parameters(), lr=1.0)
-        record = agent.finetuning_meta_step(envs, tasks, 1, 1, [0, 100], optimizer, steps, 1e-2)
+        record = agent.finetuning_meta_step(tasks, 1, 1, [0, 100], optimizer, steps, 1e-2)
         return [b - p.detach() for b, p in zip(before, agent.model.parameters(), strict=True)], record
 
     update, record = step(0)
     assert record["finetuning/query_loss_before"] == pytest.approx(record["finetuning/query_loss_after"])
     base = MetaRLAgent.load(run / "checkpoint", env, seed=0)  # the same sampling state: the same episodes
-    rollout = base.collect(envs, tasks, [base.new_state() for _ in tasks], 2, [0, 100], remember=False)
+    rollout = base.collect(tasks, users=2, seeds=[0, 100], remember=False)
     loss = 0.0
     for slot in range(len(tasks)):
         mine = rollout.select(np.flatnonzero(rollout.slot == slot))
-        support, query = (mine.select(np.flatnonzero(mine.episode == e)) for e in (0, 1))
+        support, query = (mine.select(np.flatnonzero(mine.user == u)) for u in (0, 1))
         loss = loss + memoryless_slate_loss(query, rms_reward(support.reward))(base.model) / len(tasks)
     loss.backward()
     gradients = [torch.zeros_like(p) if p.grad is None else p.grad for p in base.model.parameters()]
@@ -289,9 +285,9 @@ def test_meta_train_runs_the_finetuning_iterations_after_the_ppo_ones(tmp_path, 
     support_episodes = []
     real_step = MetaRLAgent.finetuning_meta_step
 
-    def recorded_step(self, envs, tasks, support, *args):
+    def recorded_step(self, tasks, support, *args):
         support_episodes.append(support)
-        return real_step(self, envs, tasks, support, *args)
+        return real_step(self, tasks, support, *args)
 
     monkeypatch.setattr(MetaRLAgent, "finetuning_meta_step", recorded_step)
     config = MetaConfig(**{**TINY, "finetune_iterations": 2, "finetune_support_episodes": 2})
@@ -577,14 +573,12 @@ def test_tables_average_over_tasks_and_seeds_and_pair_methods_on_the_same_users(
 
 def test_meta_training_summary_reads_the_rates_and_returns_of_each_run(run, monkeypatch, capsys):
     script = experiment_script("meta_training_summary")
-    rate, query, support = script.scalars(run, "inner_lr", "query/return", "support/return")
-    assert len(rate) == len(query) == len(support) == TINY["iterations"] and np.all(rate > 0)
+    rate, query, support, steps = script.scalars(run, "inner_lr", "query/return", "support/return", "env_steps")
+    assert len(rate) == len(query) == len(support) == len(steps) == TINY["iterations"] and np.all(rate > 0)
     monkeypatch.setattr(sys, "argv", ["meta_training_summary.py", str(run)])
     script.main()
     printed = capsys.readouterr().out
-    assert (
-        f"| {run} | {TINY['iterations']} | {rate.min():.4f} to {rate.max():.4f} | {np.mean(query - support):+.1f} |"
-        in printed
-    )
+    expected = f"| {run.name} | {TINY['iterations']} | {steps.sum():,.0f} | {rate.min():.4f} to {rate.max():.4f} | "
+    assert expected + f"{np.mean(query - support):+.1f} |" in printed
     with pytest.raises(SystemExit, match="no meta-training log"):
         script.scalars(run / "checkpoint", "inner_lr")

@@ -20,6 +20,8 @@ every domain's items in a block of its own (``item_token``), so one model serves
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -213,11 +215,23 @@ class BertRecommender(nn.Module):
         self.user_projection = nn.Linear(len(config.user_feature_names), d)
         self.candidate_head = nn.Sequential(nn.Linear(3 * d, d), nn.GELU(), nn.Linear(d, 4))
         self.value_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
+        self._fixed_embeddings: torch.Tensor | None = None
 
     @property
     def device(self) -> torch.device:
         """Where the model's weights are (``model.to(device)`` moves them); inputs are moved there."""
         return self.item_embeddings.weight.device
+
+    @contextmanager
+    def fixed_item_embeddings(self) -> Iterator[None]:
+        """Within the block ``encode`` uses the fused item embeddings computed once at its start, with no gradient:
+        for collecting experience, where the fusion over the whole vocabulary would cost more than a small batch."""
+        with torch.no_grad():
+            self._fixed_embeddings = self.fused_item_embeddings()
+        try:
+            yield
+        finally:
+            self._fixed_embeddings = None
 
     def fused_item_embeddings(self) -> torch.Tensor:
         """``e~ = e + alpha * sum_j lambda_r e_j / deg`` over the KG edges, ``(V, D)``."""
@@ -249,7 +263,7 @@ class BertRecommender(nn.Module):
         embeddings ``(V, D)``."""
         batch = batch.to(self.device)
         masked = None if masked is None else masked.to(self.device)
-        embeddings = self.fused_item_embeddings()
+        embeddings = self._fixed_embeddings if self._fixed_embeddings is not None else self.fused_item_embeddings()
         items, responses = batch.history_tokens, batch.history_responses.clone()
         if self.config.context_length and batch.context_tokens is not None:  # the history, then earlier episodes
             items = torch.cat([items, batch.context_tokens], dim=1)

@@ -23,12 +23,17 @@ an option.
 meta-learned initialisation; slower and heavier than Meta-SGD (a copy of the model per task) but it moves
 the encoder too, which a new domain needs.
 
-**Meta-training** (``MetaRLAgent.meta_step``): for a batch of tasks, support episodes with the base
-parameters, adaptation, then query episodes with the adapted parameters and the memory carried over; PPO
-(clipped ratio, GAE, the recommender's value head) plus the slate losses as an auxiliary term, on both
-phases; the query phase's losses go through the adapted parameters, so they train the initial parameters
-and the learning rates (the query's slate losses are the Meta-SGD objective on new users of the task). Rewards are divided by the task's reward scale (root mean square step reward of its
-support episodes), so domains with large rewards do not drown the others.
+**Collection** (``collect``): the users of every task of a batch step together in the native vector envs and
+the model acts for all of them in one forward pass per step (``collection.Collector``); a task's users share
+its memory and adapted parameters.
+
+**Meta-training** (``MetaRLAgent.meta_step``): for a batch of tasks, support users with the base parameters,
+adaptation, then query users with the adapted parameters and the memory carried over; PPO (clipped ratio,
+GAE over whole sessions with the recommender's value head) plus the slate losses as an auxiliary term, on
+both phases, from a subsample of the steps; the query phase's losses go through the adapted parameters, so
+they train the initial parameters and the learning rates (the query's slate losses are the Meta-SGD objective
+on new users of the task). Rewards are divided by the task's reward scale (root mean square step reward of
+its support episodes), so domains with large rewards do not drown the others.
 
 **Fine-tuning meta-training** (``MetaRLAgent.finetuning_meta_step``, after the PPO iterations when the
 config asks for it): first-order MAML with the test-time fine-tuning as the inner loop. Each task's support
@@ -51,7 +56,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +66,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from recsim_meta.agents.bert_recommender import PAD, BertRecommender, RecommenderBatch
+from recsim_meta.agents.bert_recommender import BertRecommender, RecommenderBatch
+from recsim_meta.agents.collection import ActedStep, Collector, TaskRun
 from recsim_meta.agents.encoding import ObservationEncoder
 from recsim_meta.agents.pretraining import rms_reward, slate_losses
 from recsim_meta.agents.recommender_policy import (
@@ -71,6 +77,7 @@ from recsim_meta.agents.recommender_policy import (
     read_safetensors,
     write_model,
 )
+from recsim_meta.agents.rollouts import Rollout, TaskMemory, TaskState, take_rows
 from recsim_meta.atomic_files import atomic_directory
 from recsim_meta.sim.tasks import Task
 
@@ -79,6 +86,7 @@ META_WEIGHTS = "meta.safetensors"
 AGENT_FILE = "agent.json"
 MODES = ("in_context", "gradient", "both")
 HYPERPARAMETERS = ("value_coef", "entropy_coef", "aux_coef", "gamma")  # meta-learned with meta_hyperparameters
+QUERY_SEED_OFFSET = 1_000_003  # a task's query users are seeded this far from its support users
 
 
 @dataclass(frozen=True)
@@ -120,87 +128,6 @@ class AdaptationSettings:
                     raise ValueError(f"{name} must be > 0 with meta_hyperparameters, got {getattr(self, name)!r}")
             if not 0 < self.gamma < 1:
                 raise ValueError(f"gamma must be in (0, 1) with meta_hyperparameters, got {self.gamma!r}")
-
-
-class TaskMemory:
-    """The in-context memory of one task: the last ``size`` interactions of its earlier episodes as tokens."""
-
-    def __init__(self, size: int) -> None:
-        self.tokens = np.full(size, PAD, dtype=np.int64)
-        self.responses = np.zeros((size, 3), dtype=np.float32)
-
-    def add_episode(self, tokens: np.ndarray, responses: np.ndarray) -> None:
-        """Append an episode's history (``PAD`` entries skipped), keeping the newest ``size`` interactions."""
-        size = len(self.tokens)
-        if size == 0:
-            return
-        kept = tokens != PAD
-        self.tokens = np.concatenate([self.tokens, tokens[kept]])[-size:]
-        self.responses = np.concatenate([self.responses, responses[kept]])[-size:]
-
-
-@dataclass
-class TaskState:
-    """What the agent knows of a task: its memory and its adapted head parameters (``None``: the base ones)."""
-
-    memory: TaskMemory
-    params: dict[str, torch.Tensor] | None = None
-
-
-@dataclass
-class Rollout:
-    """Steps of several task slots, in time order; ``slot`` says whose. Rewards are raw (domain units)."""
-
-    batch: RecommenderBatch
-    slot: np.ndarray
-    episode: np.ndarray
-    slate: torch.Tensor
-    log_prob: torch.Tensor
-    value: torch.Tensor
-    reward: np.ndarray
-    position: np.ndarray
-    engagement: np.ndarray
-    episode_end: np.ndarray
-
-    def select(self, rows: np.ndarray) -> Rollout:
-        index = torch.as_tensor(rows)
-        return Rollout(
-            batch=_take(self.batch, index),
-            **{f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "batch"},
-        )
-
-    def returns_per_episode(self) -> dict[tuple[int, int], float]:
-        """Total reward of each ``(slot, episode)``."""
-        totals: dict[tuple[int, int], float] = {}
-        for slot, episode, reward in zip(self.slot, self.episode, self.reward, strict=True):
-            totals[(int(slot), int(episode))] = totals.get((int(slot), int(episode)), 0.0) + float(reward)
-        return totals
-
-
-def _take(batch: RecommenderBatch, index: torch.Tensor) -> RecommenderBatch:
-    return RecommenderBatch(**{f.name: _index(getattr(batch, f.name), index) for f in fields(batch)})
-
-
-def _index(value: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor | None:
-    return None if value is None else value[index]
-
-
-def _concat(batches: list[RecommenderBatch]) -> RecommenderBatch:
-    return RecommenderBatch(**{f.name: torch.cat([getattr(b, f.name) for b in batches]) for f in fields(batches[0])})
-
-
-def concat_rollouts(parts: list[Rollout]) -> Rollout:
-    """One rollout of ``parts``, in order."""
-    values = {}
-    for field in fields(Rollout):
-        items = [getattr(p, field.name) for p in parts]
-        if field.name == "batch":
-            values[field.name] = _concat(items)
-        elif isinstance(items[0], torch.Tensor):
-            values[field.name] = torch.cat(items)
-        else:
-            values[field.name] = np.concatenate(items)
-    return Rollout(**values)
 
 
 def slate_targets(rollout: Rollout, scale: float | np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -265,17 +192,18 @@ def slate_log_prob(logits: torch.Tensor, slate: torch.Tensor) -> torch.Tensor:
 def discounted_advantages(
     rollout: Rollout, scale: np.ndarray, gamma: float | torch.Tensor, lam: float
 ) -> tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]:
-    """GAE advantages and value targets of every step, rewards divided by the slot's ``scale``; an episode's
-    end (session end or step cap) is terminal. With ``gamma`` a tensor both are tensors differentiable in it."""
+    """GAE advantages and value targets of every step over its whole session (episode), rewards divided by the
+    slot's ``scale``; an episode's end (session end or step cap) is terminal. With ``gamma`` a tensor both are
+    tensors differentiable in it."""
     reward = rollout.reward / scale[rollout.slot]
     value = rollout.value.cpu().numpy().astype(np.float64)
     advantage: list = [0.0] * len(reward)
-    for slot in np.unique(rollout.slot):
-        rows = np.flatnonzero(rollout.slot == slot)
+    episodes = rollout.slot.astype(np.int64) * (int(rollout.episode.max(initial=0)) + 1) + rollout.episode
+    order = np.argsort(episodes, kind="stable")  # each episode's steps together, in time order
+    starts = np.flatnonzero(np.diff(episodes[order], prepend=-1))
+    for rows in np.split(order, starts[1:]):
         running, next_value = 0.0, 0.0
         for row in rows[::-1]:
-            if rollout.episode_end[row]:
-                running, next_value = 0.0, 0.0
             delta = reward[row] + gamma * next_value - value[row]
             running = delta + gamma * lam * running
             advantage[row], next_value = running, value[row]
@@ -358,6 +286,7 @@ class MetaRLAgent:
         self.env = env
         self.action_space = env.action_space
         self.encoder = ObservationEncoder(model.config, env)
+        self.collector = Collector(env)
         self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
         self.state = self.new_state()
 
@@ -377,10 +306,12 @@ class MetaRLAgent:
         values = self.meta.hyperparameters()
         return values if differentiable else {name: value.item() for name, value in values.items()}
 
-    def encode(self, observations: list[dict], domains: list[str], states: list[TaskState]) -> RecommenderBatch:
-        """Model inputs for observations of this agent's env layout, each of its domain and with its task's memory."""
-        stacked = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
-        batch = self.encoder.encode(stacked, domains)
+    def encode(
+        self, observations: dict[str, np.ndarray], domains: list[str], states: list[TaskState]
+    ) -> RecommenderBatch:
+        """Model inputs for observations ``(N, ...)`` of this agent's env layout, row ``i`` of ``domains[i]`` with the
+        memory of ``states[i]``."""
+        batch = self.encoder.encode(observations, domains)
         batch.context_tokens = torch.as_tensor(np.stack([s.memory.tokens for s in states]))
         batch.context_responses = torch.as_tensor(np.stack([s.memory.responses for s in states]))
         return batch.to(self.device)
@@ -398,7 +329,7 @@ class MetaRLAgent:
             rows = np.flatnonzero(groups == group)
             index = torch.as_tensor(rows)
             mine = (encoded[0][index], encoded[1])
-            parts.append(self.model.heads(_take(batch, index), mine, params[group]))
+            parts.append(self.model.heads(take_rows(batch, index), mine, params[group]))
             order.append(rows)
         inverse = torch.as_tensor(np.argsort(np.concatenate(order), kind="stable"))
         output = PolicyOutput(
@@ -430,72 +361,53 @@ class MetaRLAgent:
     ) -> tuple[np.ndarray | int, None]:
         """An action of the env's action space for one observation, with the current task state (``adapt``)."""
         self.model.eval()
-        batch = self.encode([observation], [self.env.unwrapped.config.name], [self.state])
-        output = self.outputs(batch, self.model.encode(batch), [self.state.params], np.zeros(1, dtype=np.int64))
-        return self._action(self.choose(output.logits, deterministic)[0].cpu()), None
+        single = {key: np.asarray(value)[None] for key, value in observation.items()}
+        acted = self.act_batch(single, [self.env.unwrapped.config.name], [self.state], np.zeros(1, int), deterministic)
+        return self._action(acted.slate[0].cpu()), None
 
     @torch.no_grad()
+    def act_batch(
+        self,
+        observations: dict[str, np.ndarray],
+        domains: list[str],
+        states: list[TaskState],
+        slots: np.ndarray,
+        deterministic: bool,
+    ) -> ActedStep:
+        """Slates for a batch of observations, row ``i`` with ``states[slots[i]]`` (its memory and parameters): one
+        forward pass (``collection.Actor``)."""
+        batch = self.encode(observations, domains, [states[slot] for slot in slots])
+        params = [state.params for state in states]
+        groups = slots if any(p is not None for p in params) else np.zeros(len(slots), dtype=np.int64)
+        output = self.outputs(batch, self.model.encode(batch), params, groups)
+        slate = self.choose(output.logits, deterministic)
+        return ActedStep(batch, slate, slate_log_prob(output.logits, slate), output.value)
+
+    def remember(self, state: TaskState, observation: dict[str, np.ndarray], domain: str) -> None:
+        """Put the episode that ended with ``observation`` (one user's, with a leading axis) into ``state``'s memory."""
+        final = self.encode(observation, [domain], [state])
+        state.memory.add_episode(final.history_tokens[0].cpu().numpy(), final.history_responses[0].cpu().numpy())
+
     def collect(
         self,
-        envs: list[gym.Env],
-        tasks: list[Task | None],
-        states: list[TaskState],
-        episodes: int,
-        seeds: list[int],
+        tasks: list[Task],
+        states: list[TaskState] | None = None,
+        episodes: int = 1,
+        users: int = 1,
+        seeds: list[int] | None = None,
         deterministic: bool = False,
         remember: bool = True,
     ) -> Rollout:
-        """Run ``episodes`` episodes of every ``tasks[i]`` in ``envs[i]`` (episode ``e`` reset with seed
-        ``seeds[i] + e``), one batched forward pass per step over the slots still running, each with its
-        ``states[i]``; with ``remember`` every finished episode goes into its slot's memory."""
+        """Experience of every ``tasks[i]`` with ``states[i]`` (fresh ones by default): ``users`` users stepped
+        together, each playing ``episodes`` episodes in turn, from a generator seeded ``seeds[i]`` (default
+        ``i``), one batched forward pass per step for all (``collection.Collector``); with ``remember`` every
+        finished episode goes into its task's memory."""
+        states = [self.new_state() for _ in tasks] if states is None else states
+        seeds = list(range(len(tasks))) if seeds is None else seeds
+        runs = [TaskRun(task, users, episodes, seed) for task, seed in zip(tasks, seeds, strict=True)]
         self.model.eval()
-        slots = len(envs)
-        observations, finished = [], np.zeros(slots, dtype=np.int64)
-        for i, env in enumerate(envs):
-            observations.append(env.reset(seed=seeds[i], options=None if tasks[i] is None else {"task": tasks[i]})[0])
-        steps: list[Rollout] = []
-        while (active := np.flatnonzero(finished < episodes)).size:
-            domains = [envs[i].unwrapped.config.name for i in active]
-            batch = self.encode([observations[i] for i in active], domains, [states[i] for i in active])
-            params = [states[i].params for i in active]
-            groups = np.arange(len(active)) if any(p is not None for p in params) else np.zeros(len(active), int)
-            output = self.outputs(batch, self.model.encode(batch), params, groups)
-            logits, value = output.logits, output.value
-            slate = self.choose(logits, deterministic)
-            slate_on_cpu = slate.cpu()
-            rewards, positions, engagements, ends = [], [], [], []
-            for j, i in enumerate(active):
-                observation, reward, terminated, truncated, info = envs[i].step(self._action(slate_on_cpu[j]))
-                rewards.append(reward)
-                positions.append(info["position"])
-                engagements.append(observation["history_responses"][-1])
-                ends.append(terminated or truncated)
-                if terminated or truncated:
-                    if remember:
-                        final = self.encode([observation], [domains[j]], [states[i]])
-                        states[i].memory.add_episode(
-                            final.history_tokens[0].cpu().numpy(), final.history_responses[0].cpu().numpy()
-                        )
-                    finished[i] += 1
-                    if finished[i] < episodes:
-                        options = None if tasks[i] is None else {"task": tasks[i]}
-                        observation = envs[i].reset(seed=seeds[i] + int(finished[i]), options=options)[0]
-                observations[i] = observation
-            steps.append(
-                Rollout(
-                    batch=batch,
-                    slot=active,
-                    episode=finished[active] - np.array(ends, dtype=np.int64),
-                    slate=slate,
-                    log_prob=slate_log_prob(logits, slate),
-                    value=value,
-                    reward=np.array(rewards, dtype=np.float64),
-                    position=np.array(positions, dtype=np.int64),
-                    engagement=np.array(engagements, dtype=np.float32),
-                    episode_end=np.array(ends, dtype=bool),
-                )
-            )
-        return concat_rollouts(steps)
+        with self.model.fixed_item_embeddings():
+            return self.collector.collect(self, runs, states, deterministic, remember)
 
     # ----------------------------------------------------------------- adaptation
     @staticmethod
@@ -553,7 +465,7 @@ class MetaRLAgent:
         """Adapt to ``task`` (or the env's current one) from ``episodes`` episodes of sampled slates in the
         agent's env; ``predict`` then acts with the adapted state. Returns the episodes."""
         state = self.new_state()
-        rollout = self.collect([self.env], [task], [state], episodes, [seed])
+        rollout = self.collect([task or self.env.unwrapped.task], [state], episodes=episodes, seeds=[seed])
         self.state = self.adapt_states(rollout, [state], mode)[0]
         return rollout
 
@@ -579,6 +491,7 @@ class MetaRLAgent:
     def _sibling(self, model: BertRecommender, settings: AdaptationSettings) -> MetaRLAgent:
         """An agent with ``model`` and ``settings``, and a copy of this one's meta-parameters and sampling state."""
         agent = MetaRLAgent(model, self.env, settings, device=self.device)
+        agent.collector = self.collector  # the envs of the tasks it met, built once
         agent.meta.load_state_dict(self.meta.state_dict())
         agent.generator.set_state(self.generator.get_state())
         return agent
@@ -589,11 +502,26 @@ class MetaRLAgent:
 
     # ----------------------------------------------------------------- meta-training
     def meta_losses(
-        self, support: Rollout, query: Rollout, slots: int, gamma: float | torch.Tensor
+        self,
+        support: Rollout,
+        query: Rollout,
+        slots: int,
+        gamma: float | torch.Tensor,
+        rows: dict[str, np.ndarray] | None = None,
     ) -> dict[str, torch.Tensor]:
         """PPO and auxiliary losses of one meta-training batch (see the module docstring): the support phase
-        with the base parameters, the query phase with each task's parameters adapted on its support steps."""
+        with the base parameters, the query phase with each task's parameters adapted on its support steps.
+        Advantages come from whole sessions; the losses from the steps ``rows[phase]`` of each phase (all by
+        default: a subsample makes the update cheaper)."""
         scale = self.reward_scale(support, slots)
+        settings = self.settings
+        targets = {}
+        for name, rollout in (("support", support), ("query", query)):
+            chosen = np.arange(len(rollout.slot)) if rows is None else rows[name]
+            advantage, target = discounted_advantages(rollout, scale, gamma, settings.gae_lambda)
+            index = chosen if isinstance(advantage, np.ndarray) else torch.as_tensor(chosen, device=advantage.device)
+            targets[name] = (rollout.select(chosen), advantage[index], target[index])
+        support, query = targets["support"][0], targets["query"][0]
         support_encoded = self.model.encode(support.batch)
         params: list[dict[str, torch.Tensor] | None] = []
         for slot in range(slots):
@@ -609,10 +537,9 @@ class MetaRLAgent:
             ),
             "query": (query, self.outputs(query.batch, query_encoded, params, query.slot)),
         }
-        settings = self.settings
         losses: dict[str, torch.Tensor] = {}
         for name, (rollout, output) in phases.items():
-            advantage, target = discounted_advantages(rollout, scale, gamma, settings.gae_lambda)
+            advantage, target = targets[name][1:]
             advantage = normalised(advantage, self.device)
             ratio = (slate_log_prob(output.logits, rollout.slate) - rollout.log_prob).exp()
             clipped = ratio.clamp(1 - settings.clip, 1 + settings.clip)
@@ -637,31 +564,41 @@ class MetaRLAgent:
 
     def meta_step(
         self,
-        envs: list[gym.Env],
         tasks: list[Task],
         support_episodes: int,
         query_episodes: int,
         seeds: list[int],
         optimizer: torch.optim.Optimizer,
         epochs: int,
-        validation: tuple[list[gym.Env], list[Task], list[int]] | None = None,
+        validation: tuple[list[Task], list[int]] | None = None,
+        update_fraction: float = 1.0,
     ) -> dict[str, float]:
-        """One meta-training iteration on ``tasks`` (one per env); returns mean losses and returns.
+        """One meta-training iteration on ``tasks``; returns mean losses and returns.
 
-        ``validation`` (envs, tasks, seeds): with ``meta_hyperparameters``, ``query_episodes`` episodes of
-        these tasks then give the hyperparameters' meta-gradient step (``optimizer`` must hold ``meta.hyper``).
+        Each task's ``support_episodes`` support users and then its ``query_episodes`` query users (one episode
+        each, every task's stepped together, ``collect``) play from the task's seed; the PPO epochs learn from
+        ``update_fraction`` of the steps of each phase (a random subsample, the same in every epoch).
+        ``validation`` (tasks, seeds): with ``meta_hyperparameters``, ``query_episodes`` users of these tasks
+        then give the hyperparameters' meta-gradient step (``optimizer`` must hold ``meta.hyper``).
         """
         if self.settings.meta_hyperparameters != (validation is not None):
             raise ValueError("validation tasks are needed with meta_hyperparameters, and only then")
+        if not 0 < update_fraction <= 1:
+            raise ValueError(f"update_fraction must be in (0, 1], got {update_fraction!r}")
         states = [self.new_state() for _ in tasks]
-        support = self.collect(envs, tasks, states, support_episodes, seeds)
+        support = self.collect(tasks, states, users=support_episodes, seeds=seeds)
         adapted = self.adapt_states(support, states, "both")
-        query = self.collect(envs, tasks, adapted, query_episodes, [s + support_episodes for s in seeds])
+        query = self.collect(tasks, adapted, users=query_episodes, seeds=[s + QUERY_SEED_OFFSET for s in seeds])
+        rng = np.random.default_rng(int(torch.randint(2**31, (1,), generator=self.generator)))
+        rows = {
+            name: np.sort(rng.permutation(len(r.slot))[: max(1, round(update_fraction * len(r.slot)))])
+            for name, r in (("support", support), ("query", query))
+        }
         self.model.eval()  # no dropout: PPO's ratio must compare the same function of the parameters
         records, parameters, sensitivities = [], self.parameters(), []
         for epoch in range(epochs):
             hyperparameters = self.hyperparameters(differentiable=validation is not None and epoch == 0)
-            losses = self.meta_losses(support, query, len(tasks), hyperparameters["gamma"])
+            losses = self.meta_losses(support, query, len(tasks), hyperparameters["gamma"], rows)
             total = self.total_loss(losses, hyperparameters)
             optimizer.zero_grad()
             if validation is not None and epoch == 0:  # dg/deta at theta, before the parameters move
@@ -678,6 +615,7 @@ class MetaRLAgent:
         if validation is not None:
             record |= self.meta_gradient_step(sensitivities, *validation, query_episodes, optimizer)
             record |= {f"hyper/{name}": value for name, value in self.hyperparameters().items()}
+        record["env_steps"] = float(len(support.reward) + len(query.reward))
         record["support/return"] = float(np.mean(list(support.returns_per_episode().values())))
         record["query/return"] = float(np.mean(list(query.returns_per_episode().values())))
         record["temperature"] = float(self.meta.log_temperature.detach().exp())
@@ -688,7 +626,6 @@ class MetaRLAgent:
 
     def finetuning_meta_step(
         self,
-        envs: list[gym.Env],
         tasks: list[Task],
         support_episodes: int,
         query_episodes: int,
@@ -701,16 +638,14 @@ class MetaRLAgent:
         support episodes fine-tune a copy of the model, and the gradient of that copy's slate losses on the
         task's query episodes (new users, the same base policy) is the model's, averaged over the tasks.
         Trains the initialisation that fine-tuning starts from; returns mean losses and returns."""
-        rollout = self.collect(
-            envs, tasks, [self.new_state() for _ in tasks], support_episodes + query_episodes, seeds, remember=False
-        )
+        rollout = self.collect(tasks, users=support_episodes + query_episodes, seeds=seeds, remember=False)
         parameters = list(self.model.parameters())
         gradients = [torch.zeros_like(p) for p in parameters]
         before, after = [], []
         for slot in range(len(tasks)):
             mine = rollout.select(np.flatnonzero(rollout.slot == slot))
-            support = mine.select(np.flatnonzero(mine.episode < support_episodes))
-            query = mine.select(np.flatnonzero(mine.episode >= support_episodes))
+            support = mine.select(np.flatnonzero(mine.user < support_episodes))
+            query = mine.select(np.flatnonzero(mine.user >= support_episodes))
             query_loss = memoryless_slate_loss(query, rms_reward(support.reward))
             with torch.no_grad():
                 before.append(query_loss(self.model).item())
@@ -774,7 +709,6 @@ class MetaRLAgent:
     def meta_gradient_step(
         self,
         sensitivities: list[tuple[torch.Tensor | None, ...]],
-        envs: list[gym.Env],
         tasks: list[Task],
         seeds: list[int],
         episodes: int,
@@ -782,7 +716,7 @@ class MetaRLAgent:
     ) -> dict[str, float]:
         """One Adam step of ``meta.hyper`` along the meta-gradient of the module docstring: ``sensitivities[k]``
         is ``dg/deta_k`` for ``parameters()`` (``None``: zero), ``lr_p`` the optimizer's learning rates."""
-        rollout = self.collect(envs, tasks, [self.new_state() for _ in tasks], episodes, seeds)
+        rollout = self.collect(tasks, users=episodes, seeds=seeds)
         parameters, hyper = self.parameters(), list(self.meta.hyper.values())
         rates = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
         if any(id(p) not in rates for p in [*parameters, *hyper]):

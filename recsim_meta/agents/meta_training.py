@@ -62,8 +62,9 @@ class MetaConfig:
     and meta-training both draw from them).
     Model: ``hidden_size``, ``num_layers``, ``num_heads``, ``intermediate_size``, ``context_length`` (memory).
     Pretraining: ``log_episodes`` of an epsilon-greedy oracle on the training tasks, ``pretrain_steps``.
-    Meta-training: ``iterations`` of ``tasks_per_iteration`` tasks, each with ``support_episodes`` then
-    ``query_episodes``; ``ppo_epochs`` passes of Adam at ``learning_rate`` (``meta_learning_rate`` for the
+    Meta-training: ``iterations`` of ``tasks_per_iteration`` tasks, each with ``support_episodes`` support users
+    then ``query_episodes`` query users (one episode each; every task's users stepped together); ``ppo_epochs``
+    passes over ``update_fraction`` of the steps (a random subsample) of Adam at ``learning_rate`` (``meta_learning_rate`` for the
     learned inner learning rates and the policy temperature); ``adaptation`` (the
     ``AdaptationSettings`` fields); a checkpoint every ``checkpoint_every`` iterations. With
     ``adaptation: {meta_hyperparameters: true}``, ``validation_tasks`` tasks of the validation split per
@@ -99,6 +100,7 @@ class MetaConfig:
     validation_tasks: int = 2
     finetune_iterations: int = 0
     finetune_support_episodes: int = 5
+    update_fraction: float = 1.0
     adaptation: dict[str, Any] = dataclasses.field(default_factory=dict)
     adaptation_episodes: tuple[int, ...] = (0, 1, 2, 5, 10)
     eval_episodes: int = 8
@@ -118,6 +120,7 @@ class MetaConfig:
         ranges |= {name: Range(0) for name in ("num_variants", "finetune_iterations", "task_seed", "seed")}
         ranges |= {"adaptation_episodes": Range(0, TASK_SEED_STRIDE)}
         ranges |= {name: Range(0, 10, open_low=True) for name in ("learning_rate", "meta_learning_rate", "finetune_lr")}
+        ranges |= {"update_fraction": Range(0, 1, open_low=True)}
         check_fields(self, ranges)
         if not self.adaptation_episodes:
             raise ValueError("adaptation_episodes must list at least one number of episodes (0 for none)")
@@ -320,12 +323,9 @@ def meta_train(
         agent = MetaRLAgent(model, env, config.settings, config.seed, device)
         optimizer = make_optimizer(agent, config)
         done = 0
-    envs = [config.make_env() for _ in range(config.tasks_per_iteration)]
     tasks = env.unwrapped.tasks
     learn_hyperparameters = config.settings.meta_hyperparameters
-    if learn_hyperparameters:
-        validation_envs = [config.make_env("validation") for _ in range(config.validation_tasks)]
-        validation_split = validation_envs[0].unwrapped.tasks
+    validation_split = env.unwrapped.splits.validation
     from torch.utils.tensorboard import SummaryWriter
 
     # a resumed run drops what the last run logged after its checkpoint, so no iteration is logged twice
@@ -346,7 +346,6 @@ def meta_train(
             chosen, seeds = draw_tasks(rng, tasks, config.tasks_per_iteration)
             if iteration >= config.iterations:
                 record = agent.finetuning_meta_step(
-                    envs,
                     chosen,
                     config.finetune_support_episodes,
                     config.query_episodes,
@@ -358,9 +357,8 @@ def meta_train(
             else:
                 validation = None
                 if learn_hyperparameters:  # drawn after the above: runs without it draw the same tasks and seeds
-                    validation = (validation_envs, *draw_tasks(rng, validation_split, config.validation_tasks))
+                    validation = draw_tasks(rng, validation_split, config.validation_tasks)
                 record = agent.meta_step(
-                    envs,
                     chosen,
                     config.support_episodes,
                     config.query_episodes,
@@ -368,6 +366,7 @@ def meta_train(
                     optimizer,
                     config.ppo_epochs,
                     validation,
+                    config.update_fraction,
                 )
             for name, value in record.items():
                 writer.add_scalar(name, value, iteration)

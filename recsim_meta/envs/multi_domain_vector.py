@@ -20,7 +20,7 @@ from recsim_meta.envs.vector import (
     generator_seed,
     session_bytes,
 )
-from recsim_meta.envs.world import Sessions, World, join_rows, select_rows
+from recsim_meta.envs.world import Sessions, World, join_rows, select_rows, world_for
 from recsim_meta.sim.tasks import Task
 
 
@@ -83,7 +83,6 @@ class MultiDomainVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.render_mode = None
-        self.worlds: dict[Task, World] = {}
         self.groups: dict[Task, TaskGroup] = {}
         self.episode_steps = np.zeros(self.num_envs, dtype=np.int64)
         self.needs_reset = np.zeros(self.num_envs, dtype=bool)
@@ -106,9 +105,7 @@ class MultiDomainVectorEnv(VectorEnv):
         return values
 
     def world(self, task: Task) -> World:
-        if task not in self.worlds:
-            self.worlds[task] = World(self.configs[task.domain], task)
-        return self.worlds[task]
+        return world_for(self.configs[task.domain], task)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from collections import OrderedDict
 from typing import Any
 
 import gymnasium as gym
@@ -16,15 +15,14 @@ from recsim_meta.envs.world import (
     FEATURE_CLIP,
     RESPONSE_COLUMNS,
     Sessions,
-    World,
     feature_names,
     user_feature_names,
+    world_for,
 )
 from recsim_meta.sim.kernels import all_within
 from recsim_meta.sim.tasks import Task
 from recsim_meta.sim.validation import NON_NEGATIVE, check_choice, check_integer, shown
 
-_WORLD_CACHE_SIZE = 8
 _FLOAT_MAX = float(np.finfo(np.float32).max)  # finite bounds for unbounded signals (rewards, time)
 
 
@@ -202,20 +200,11 @@ class RecEnv(gym.Env):
             self.preset if domain is None else check_choice("domain", domain, PRESETS), **overrides
         )
         self.render_mode = render_mode
-        self._worlds: OrderedDict[Task, World] = OrderedDict()
-        self.world = self._world_for(Task(domain=self.config.name))
+        self.world = world_for(self.config, Task(domain=self.config.name))
         self.observation_space = observation_space(self.config)
         self.action_space = action_space(self.config)
         self.sessions: Sessions | None = None
         self._last_render: tuple[np.ndarray, np.ndarray, float, dict[str, Any]] | None = None
-
-    def _world_for(self, task: Task) -> World:
-        if task not in self._worlds:
-            self._worlds[task] = World(self.config, task)
-            if len(self._worlds) > _WORLD_CACHE_SIZE:
-                self._worlds.popitem(last=False)
-        self._worlds.move_to_end(task)
-        return self._worlds[task]
 
     @property
     def task(self) -> Task:
@@ -235,7 +224,7 @@ class RecEnv(gym.Env):
         seed, task = reset_seed(seed), task_option(options, (self.config.name,))  # checked first: nothing changes
         super().reset(seed=seed)
         if task is not None:
-            self.world = self._world_for(task)
+            self.world = world_for(self.config, task)
         self.sessions = self.world.start(self.np_random, 1)
         self._last_render = None
         return self._observation(), {"task": self.task}

@@ -10,7 +10,7 @@ from gymnasium.vector.utils import batch_space
 
 from recsim_meta.envs.domains import PRESETS, DomainConfig, make_config
 from recsim_meta.envs.rec_env import action_space, observation_space, reset_seed, task_option, validate_action
-from recsim_meta.envs.world import World, replace_rows, select_rows
+from recsim_meta.envs.world import replace_rows, select_rows, world_for
 from recsim_meta.sim.tasks import Task
 from recsim_meta.sim.validation import NON_NEGATIVE, Range, check_choice, check_integer
 
@@ -121,7 +121,7 @@ class RecVectorEnv(VectorEnv):
         self.num_envs = check_num_envs(num_envs, session_bytes(self.config))
         steps = self.config.max_episode_steps if max_episode_steps is None else max_episode_steps
         self.max_episode_steps = check_max_episode_steps(steps)
-        self.world = World(
+        self.world = world_for(
             self.config, task_option({"task": task or Task(domain=self.config.name)}, (self.config.name,))
         )
         self.single_observation_space = observation_space(self.config)
@@ -154,7 +154,7 @@ class RecVectorEnv(VectorEnv):
         task = task_option(options, (self.config.name,))  # checked first: a bad option changes nothing
         super().reset(seed=seed)
         if task is not None and task != self.world.task:
-            self.world = World(self.config, task)
+            self.world = world_for(self.config, task)
         self.sessions = self.world.start(self.np_random, self.num_envs)
         self.episode_steps[:] = 0
         self.needs_reset[:] = False

@@ -27,19 +27,13 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
 from recsim_meta.agents.bert_recommender import BertRecommender
-from recsim_meta.agents.meta_rl import (
-    MODES,
-    MetaRLAgent,
-    Rollout,
-    TaskState,
-    concat_rollouts,
-)
+from recsim_meta.agents.meta_rl import MODES, MetaRLAgent
 from recsim_meta.agents.meta_training import TASK_SEED_STRIDE, MetaConfig
+from recsim_meta.agents.rollouts import Rollout, TaskState, concat_rollouts
 from recsim_meta.atomic_files import atomic_file
 from recsim_meta.evaluation.references import normalized_score
 from recsim_meta.evaluation.rollout import mean_ci
@@ -79,7 +73,7 @@ def meta_test(
         "validation_cohorts": splits.validation,
     }
     tasks = [(regime, task) for regime in regimes for task in groups[regime]]
-    envs = [config.make_env() for _ in tasks]
+    task_list = [task for _, task in tasks]
     slots = range(len(tasks))
     eval_seeds, adapt_seeds = task_seeds(seed, len(tasks))
     points = sorted(set(config.adaptation_episodes))
@@ -88,13 +82,14 @@ def meta_test(
     finetuned_actors = {}  # the agent fine-tuned: the baseline, then the meta-trained agent
     if FINETUNED in methods:
         finetuned_actors[FINETUNED] = MetaRLAgent(baseline, agent.env, agent.settings, device=agent.device)
+        finetuned_actors[FINETUNED].collector = agent.collector  # the same users' envs, built once
     if META_FINETUNED in methods:
         finetuned_actors[META_FINETUNED] = agent
     fresh = [agent.new_state() for _ in slots]
 
     def evaluate(actor: MetaRLAgent, states: list[TaskState], which: list[int]) -> np.ndarray:
-        chosen = [envs[i] for i in which], [tasks[i][1] for i in which]
-        return greedy_returns(actor, *chosen, states, [eval_seeds[i] for i in which], config.eval_episodes)
+        chosen = [task_list[i] for i in which]
+        return greedy_returns(actor, chosen, states, [eval_seeds[i] for i in which], config.eval_episodes)
 
     def evaluate_finetuned(actor: MetaRLAgent, adaptation: Rollout, i: int) -> float:
         mine = adaptation.select(np.flatnonzero(adaptation.slot == i))
@@ -109,9 +104,9 @@ def meta_test(
         episodes: list[Rollout] = []
         memories = {0: [s.memory for s in fresh]}
         for e in range(max(ks)):
-            episodes.append(
-                agent.collect(envs, [t for _, t in tasks], states, 1, [s + e for s in first], remember=True)
-            )
+            episode = agent.collect(task_list, states, seeds=[s + e for s in first], remember=True)
+            episode.episode = episode.episode + e  # each task's e-th episode
+            episodes.append(episode)
             memories[e + 1] = [copy.deepcopy(s.memory) for s in states]
         returns = {}
         for k in ks:
@@ -191,13 +186,13 @@ def task_seeds(seed: int, count: int) -> tuple[list[int], list[int]]:
 
 
 def greedy_returns(
-    actor: MetaRLAgent, envs: list[gym.Env], tasks: list[Task], states: list[TaskState], seeds: list[int], episodes: int
+    actor: MetaRLAgent, tasks: list[Task], states: list[TaskState], seeds: list[int], episodes: int
 ) -> np.ndarray:
-    """The mean return of ``episodes`` greedy episodes of each ``tasks[i]`` in ``envs[i]`` (with ``states[i]``,
-    episode ``e`` seeded ``seeds[i] + e``), played in those envs: ``predict`` would act in the actor's own."""
-    rollout = actor.collect(envs, tasks, states, episodes, seeds, deterministic=True, remember=False)
+    """The mean return of greedy episodes of ``episodes`` users of each ``tasks[i]`` (with ``states[i]``, the users
+    seeded ``seeds[i]``: every actor meets the same users), all stepped together."""
+    rollout = actor.collect(tasks, states, users=episodes, seeds=seeds, deterministic=True, remember=False)
     totals = rollout.returns_per_episode()
-    return np.array([np.mean([totals[(j, e)] for e in range(episodes)]) for j in range(len(envs))])
+    return np.array([np.mean([totals[(j, e)] for e in range(episodes)]) for j in range(len(tasks))])
 
 
 def write_rows(rows: list[dict], path: str | Path) -> None:

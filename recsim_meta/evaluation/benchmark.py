@@ -284,12 +284,14 @@ def _meta_rl(job: dict[str, Any], env: gym.Env) -> tuple[Any, int]:
 
 def _collect_steps(agent, env: gym.Env, job: dict[str, Any]):
     """Whole episodes of sampled slates until ``budget`` steps are reached (memory filling), or ``None``."""
-    from recsim_meta.agents.meta_rl import concat_rollouts
+    from recsim_meta.agents.rollouts import concat_rollouts
 
     episodes, steps = [], 0
     while steps < job["budget"]:
         seed = job["train_seed"] + len(episodes)
-        episodes.append(agent.collect([env], [job["task_object"]], [agent.state], 1, [seed], remember=True))
+        episode = agent.collect([job["task_object"]], [agent.state], seeds=[seed], remember=True)
+        episode.episode = episode.episode + len(episodes)
+        episodes.append(episode)
         steps += len(episodes[-1].reward)
     return concat_rollouts(episodes) if episodes else None
 

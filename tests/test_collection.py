@@ -1,0 +1,110 @@
+"""Batched collection: many users of many tasks in one forward pass per step give what one user at a time gives,
+and the rollout says whose every step is."""
+
+import numpy as np
+import pytest
+import torch
+from tiny_configs import TINY
+
+from recsim_meta.agents.bert_recommender import PAD
+from recsim_meta.agents.collection import Collector, TaskRun
+from recsim_meta.agents.meta_rl import MetaRLAgent, discounted_advantages
+from recsim_meta.agents.meta_training import MetaConfig
+from recsim_meta.agents.recommender_policy import RecommenderPolicy
+from recsim_meta.envs import RecEnv
+from recsim_meta.envs.multi_domain import SHARED_SIZES
+
+
+@pytest.fixture(scope="module")
+def agent() -> MetaRLAgent:
+    torch.manual_seed(0)
+    env = MetaConfig(**TINY).make_env()
+    sizes = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "context_length")
+    policy = RecommenderPolicy.for_env(env, seed=0, **{k: TINY[k] for k in sizes})
+    return MetaRLAgent(policy.model, env, seed=0, device="cpu")
+
+
+def one_user_at_a_time(agent: MetaRLAgent, task, seed: int) -> tuple[list, float]:
+    """The greedy actions and the return of one episode of one user of ``task`` (seeded ``seed``), acting on one
+    observation at a time in the task's single env."""
+    layout = agent.env.unwrapped
+    env = RecEnv(task.domain, **SHARED_SIZES)
+    observation, _ = env.reset(seed=seed, options={"task": task})
+    actions, total, done = [], 0.0, False
+    state = agent.new_state()
+    while not done:
+        padded = layout.padded({k: v[None] for k, v in observation.items()}, task.domain)
+        acted = agent.act_batch(padded, [task.domain], [state], np.zeros(1, dtype=np.int64), deterministic=True)
+        action = acted.slate[0].numpy()
+        actions.append(action.tolist())
+        observation, reward, terminated, truncated, _ = env.step(action)
+        total += reward
+        done = terminated or truncated
+    return actions, total
+
+
+def test_batched_users_of_many_tasks_act_and_earn_as_one_user_at_a_time(agent):
+    tasks = list(agent.env.unwrapped.tasks[:4])
+    seeds = [11, 12, 13, 14]
+    rollout = agent.collect(tasks, seeds=seeds, deterministic=True, remember=False)
+    for slot, (task, seed) in enumerate(zip(tasks, seeds, strict=True)):
+        rows = np.flatnonzero(rollout.slot == slot)
+        actions, total = one_user_at_a_time(agent, task, seed)
+        assert rollout.slate[rows].tolist() == actions
+        assert rollout.reward[rows].sum() == pytest.approx(total)
+        assert rollout.episode_end[rows][-1] and not rollout.episode_end[rows][:-1].any()
+
+
+def test_a_rollout_says_whose_every_step_is_and_users_play_their_episodes_in_turn(agent):
+    tasks = list(agent.env.unwrapped.tasks[:2])
+    rollout = agent.collect(tasks, users=3, episodes=2, seeds=[0, 1])
+    for slot in range(2):
+        mine = rollout.slot == slot
+        assert set(rollout.user[mine]) == {0, 1, 2}
+        assert set(rollout.episode[mine]) == {0, 1, 2, 3, 4, 5}  # user u's episodes are 2u and 2u + 1
+        for user in range(3):
+            ends = rollout.episode_end[mine & (rollout.user == user)]
+            assert ends.sum() == 2 and ends[-1]
+    assert len(rollout.returns_per_episode()) == 12
+
+
+def test_finished_episodes_fill_their_tasks_memory(agent):
+    tasks = list(agent.env.unwrapped.tasks[:2])
+    states = [agent.new_state() for _ in tasks]
+    agent.collect(tasks, states, users=2, seeds=[0, 1], remember=True)
+    assert all((state.memory.tokens != PAD).any() for state in states)
+    fresh = [agent.new_state() for _ in tasks]
+    agent.collect(tasks, fresh, users=2, seeds=[0, 1], remember=False)
+    assert all((state.memory.tokens == PAD).all() for state in fresh)
+
+
+def test_the_collector_keeps_each_tasks_env_and_checks_its_states(agent):
+    collector = Collector(agent.env)
+    task = agent.env.unwrapped.tasks[0]
+    assert collector.vector_env(task, 3) is collector.vector_env(task, 3)
+    with pytest.raises(ValueError, match="one task state per run"):
+        collector.collect(agent, [TaskRun(task)], [])
+
+
+def test_advantages_follow_each_session_when_users_interleave(agent):
+    """GAE runs over each whole session: the steps of users stepped together interleave in the rollout, and each
+    session's advantages are what it alone would give."""
+    task = agent.env.unwrapped.tasks[0]
+    together = agent.collect([task], users=3, seeds=[4], remember=False)
+    scale = np.ones(1)
+    advantage, _ = discounted_advantages(together, scale, 0.99, 0.95)
+    for episode in np.unique(together.episode):
+        rows = np.flatnonzero(together.episode == episode)
+        alone, _ = discounted_advantages(together.select(rows), scale, 0.99, 0.95)
+        np.testing.assert_allclose(advantage[rows], alone)
+    assert len(np.unique(together.user[:3])) == 3  # the first steps are the three users' first steps
+
+
+def test_meta_step_learns_from_the_subsample_it_is_given(agent):
+    tasks = list(agent.env.unwrapped.tasks[:2])
+    optimizer = torch.optim.Adam(agent.parameters(), lr=1e-3)
+    record = agent.meta_step(tasks, 1, 2, [0, 1], optimizer, epochs=1, update_fraction=0.3)
+    assert np.isfinite(list(record.values())).all()
+    for fraction in (0.0, 1.5):
+        with pytest.raises(ValueError, match="update_fraction must be in"):
+            agent.meta_step(tasks, 1, 1, [0, 1], optimizer, epochs=1, update_fraction=fraction)
