@@ -30,11 +30,19 @@ QUICK_CONFIG = "experiments/meta_quick.yaml"
 
 
 def timed_iterations(agent: MetaRLAgent, config: MetaConfig, shape: dict, iterations: int) -> dict[str, float]:
-    """Run ``iterations`` meta-training iterations of ``shape``; seconds spent collecting and in all, and steps."""
+    """Run ``iterations`` meta-training iterations of ``shape``; seconds spent collecting, acting (the model's
+    forward passes while collecting) and in all, and steps."""
     optimizer = make_optimizer(agent, config)
     tasks = agent.env.unwrapped.tasks
-    collecting, total, steps = 0.0, 0.0, 0
-    collect = agent.collector.collect
+    collecting, acting, total, steps = 0.0, 0.0, 0.0, 0
+    collect, act_batch = agent.collector.collect, agent.act_batch
+
+    def timed_act_batch(*args, **kwargs):
+        nonlocal acting
+        start = time.perf_counter()
+        acted = act_batch(*args, **kwargs)
+        acting += time.perf_counter() - start
+        return acted
 
     def timed_collect(*args, **kwargs):
         nonlocal collecting, steps
@@ -44,7 +52,7 @@ def timed_iterations(agent: MetaRLAgent, config: MetaConfig, shape: dict, iterat
         steps += len(rollout.reward)
         return rollout
 
-    agent.collector.collect = timed_collect
+    agent.collector.collect, agent.act_batch = timed_collect, timed_act_batch
     for iteration in range(iterations):
         rng = np.random.default_rng([0, iteration])
         chosen, seeds = draw_tasks(rng, tasks, shape["tasks_per_iteration"])
@@ -72,8 +80,8 @@ def timed_iterations(agent: MetaRLAgent, config: MetaConfig, shape: dict, iterat
                 update_fraction=shape["update_fraction"],
             )
         total += time.perf_counter() - start
-    agent.collector.collect = collect
-    return {"collecting": collecting, "total": total, "steps": steps}
+    agent.collector.collect, agent.act_batch = collect, act_batch
+    return {"collecting": collecting, "acting": acting, "total": total, "steps": steps}
 
 
 def main() -> None:
@@ -110,9 +118,9 @@ def main() -> None:
     )
     print(
         "| collection | tasks x (support + query) | env steps | collecting (steps/s) | overall (steps/s) | "
-        "collecting's share | update per step (ms) |"
+        "collecting's share | the model's share of collecting | update per step (ms) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     rates = {}
     for name, shape in shapes.items():
         agent = MetaRLAgent(model, env, config.settings, seed=0, device="cpu")
@@ -125,7 +133,7 @@ def main() -> None:
         layout = f"{shape['tasks_per_iteration']} x ({shape['support_episodes']} + {shape['query_episodes']})"
         print(
             f"| {name} | {layout} | {result['steps']:,} | {collecting:,.0f} | {overall:,.0f} | "
-            f"{result['collecting'] / result['total']:.0%} | {update:.2f} |",
+            f"{result['collecting'] / result['total']:.0%} | {result['acting'] / result['collecting']:.0%} | {update:.2f} |",
             flush=True,
         )
     (before, after) = rates.values()

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "meta-train",
         help="pretrain the BERT recommender and meta-train the meta-RL agent from a YAML config "
-        "(experiments/meta_quick.yaml: about 20 minutes on 2 cores)",
+        "(experiments/meta_quick.yaml: about 18 minutes on 2 cores with --threads 2)",
     )
     train.add_argument("--config", required=True, help="YAML config, e.g. experiments/meta_quick.yaml")
     train.add_argument("--out", default="runs/meta", help="output folder (default runs/meta)")
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "benchmark",
         help="run every method on the test tasks at several budgets; CSV, Markdown report and plots "
-        "(experiments/benchmark_tiny.yaml: about a minute; benchmark_quick.yaml: about an hour)",
+        "(experiments/benchmark_tiny.yaml: about a minute; benchmark_quick.yaml: about 30 minutes with --workers 2)",
     )
     bench.add_argument("--config", required=True, help="YAML config, e.g. experiments/benchmark_tiny.yaml")
     bench.add_argument("--out", default="runs/benchmark", help="output folder (default runs/benchmark)")

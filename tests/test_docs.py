@@ -45,6 +45,14 @@ def test_the_readme_is_short_and_speaks_about_the_project():
     assert not re.search(r"\bissue\b|\bcommit\b|\b[0-9a-f]{7}\b", README, re.IGNORECASE)
 
 
+def test_every_time_in_the_reproducing_table_was_measured():
+    rows = [line for line in (ROOT / "docs" / "reproducing.md").read_text().splitlines() if line.startswith("| ")]
+    assert len(rows) > 5
+    for row in rows[1:]:
+        time = row.rstrip(" |").rsplit("|", 1)[-1]
+        assert re.search(r"\d+ (s|min|h)\b", time), f"no measured time in {row!r}"
+
+
 def tables(text: str) -> list[str]:
     """The Markdown tables of ``text``: runs of lines that start with ``|``."""
     found, current = [], []

@@ -110,7 +110,7 @@ def improvement_table(rows: list[dict], regime: str, focus: str) -> str:
     """Probability that ``focus`` beats each other method (same budget) [95 % CI]; > 0.5 favours ``focus``."""
     budgets = budgets_of(rows)
     lines = [
-        f"| P({focus} > method) | " + " | ".join(f"{b} steps" for b in budgets) + " |",
+        f"| P({focus} > method) | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
         "|---|" + "---:|" * len(budgets),
     ]
     for method in methods_of(rows):
@@ -167,7 +167,7 @@ def markdown_report(rows: list[dict]) -> str:
                 "",
                 improvement_table(rows, regime, focus),
             ]
-        parts += ["", f"## {title}: metrics after {budget} steps (means)", "", metrics_table(rows, regime, budget)]
+        parts += ["", f"## {title}: metrics after {budget:,} steps (means)", "", metrics_table(rows, regime, budget)]
     return "\n".join(parts) + "\n"
 
 
@@ -237,7 +237,7 @@ def plot_domains(rows: list[dict], path: str | Path) -> None:
             color=method_colour(method),
         )
     axis.set_xticks(np.arange(len(domains)), domains)
-    axis.set(ylabel=f"mean normalised score ({budget} steps)")
+    axis.set(ylabel=f"mean normalised score ({budget:,} steps)")
     axis.axhline(0, color="k", linewidth=0.8)
     axis.legend(fontsize=7, ncol=2)
     axis.grid(alpha=0.3, axis="y")
