@@ -64,8 +64,8 @@ class MetaConfig:
     Pretraining: ``log_episodes`` of an epsilon-greedy oracle on the training tasks, ``pretrain_steps``.
     Meta-training: ``iterations`` of ``tasks_per_iteration`` tasks, each with ``support_episodes`` support users
     then ``query_episodes`` query users (one episode each; every task's users stepped together); ``ppo_epochs``
-    passes over ``update_fraction`` of the steps (a random subsample) of Adam at ``learning_rate`` (``meta_learning_rate`` for the
-    learned inner learning rates and the policy temperature); ``adaptation`` (the
+    passes of Adam at ``learning_rate`` (``meta_learning_rate`` for the learned inner learning rates and the
+    policy temperature) over ``update_fraction`` of the iteration's steps (a random subsample); ``adaptation`` (the
     ``AdaptationSettings`` fields); a checkpoint every ``checkpoint_every`` iterations. With
     ``adaptation: {meta_hyperparameters: true}``, ``validation_tasks`` tasks of the validation split per
     iteration give the meta-gradient of the loss weights and discount (Adam at ``meta_learning_rate``).
