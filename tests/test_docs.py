@@ -40,6 +40,16 @@ def test_ci_runs_the_readme_test_command():
     assert "pip install -c constraints.txt -e . && recsim-meta demo" in README
 
 
+def test_the_readmes_python_runs_as_written():
+    import torch
+
+    torch.set_num_threads(1)
+    blocks = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+
+
 def test_the_readme_is_short_and_speaks_about_the_project():
     assert len(README.splitlines()) <= 200
     assert not re.search(r"\bissue\b|\bcommit\b|\b[0-9a-f]{7}\b", README, re.IGNORECASE)
