@@ -41,39 +41,15 @@ from recsim_meta.agents.greedy import GreedyOneStepModel
 from recsim_meta.config_files import config_yaml, read_config
 from recsim_meta.envs import MULTI_DOMAIN_ID, PRESETS
 from recsim_meta.envs.wrappers import FixedTask
+from recsim_meta.evaluation.methods import METHODS, REFERENCES, SB3_METHODS
 from recsim_meta.evaluation.metrics import SlateMetrics
 from recsim_meta.evaluation.references import normalized_score, reference_policy
+from recsim_meta.evaluation.report import write_report
 from recsim_meta.evaluation.results import ResultsFile, run_all
 from recsim_meta.evaluation.rollout import run_episodes
 from recsim_meta.sim.tasks import Task
 from recsim_meta.sim.validation import UNIT, Range, check_choice, check_fields, check_integer
 
-REFERENCES = ("random", "popularity", "oracle", "planning")
-"""Methods that do not learn: run at budget 0 only, and shown as flat lines across budgets."""
-SB3_METHODS = {  # the SB3 agents trained on a task: algorithm and policy
-    "ppo": ("ppo", "MultiInputPolicy"),
-    "a2c": ("a2c", "MultiInputPolicy"),
-    "dqn": ("dqn", "MultiInputPolicy"),
-    "multitask_ppo": ("ppo", "MultiInputPolicy"),
-    "ppo_slate": ("ppo", "SlatePolicy"),
-    "a2c_slate": ("a2c", "SlatePolicy"),
-    "dqn_slate": ("dqn", "SlateDQNPolicy"),
-}
-METHODS = (
-    *REFERENCES,
-    "greedy",
-    "ppo",
-    "a2c",
-    "dqn",
-    "multitask_ppo",
-    "bert",
-    "meta_rl",
-    "meta_finetuned",
-    "ppo_slate",
-    "a2c_slate",
-    "dqn_slate",
-)
-REGIMES = ("held_out_cohorts", "held_out_domain")
 KEY = ("method", "regime", "task", "seed", "budget")
 METRICS = ("return", "score", "ctr", "session_length", "diversity", "coverage")
 COLUMNS = (*KEY, "steps", *METRICS, "seconds")
@@ -419,7 +395,6 @@ def run_benchmark(
     ``parallel.parallel_map``.
     A benchmark folder holds one config: another one is refused, except one that appends methods to its
     list (training seeds depend on a method's place in it), whose runs are added to the finished ones."""
-    from recsim_meta.evaluation.report import write_report
 
     out = Path(out)
     config_file = out / "config.yaml"

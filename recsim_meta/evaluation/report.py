@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsim_meta.evaluation.benchmark import METHODS, REFERENCES, REGIMES, SB3_METHODS
+from recsim_meta.evaluation.methods import METHODS, REFERENCES, REGIMES, SB3_METHODS
 from recsim_meta.evaluation.results import read_rows
 from recsim_meta.evaluation.statistics import probability_of_improvement_ci, stratified_bootstrap
 
