@@ -34,25 +34,27 @@ def timed_iterations(agent: MetaRLAgent, config: MetaConfig, shape: dict, iterat
     forward passes while collecting) and in all, and steps."""
     optimizer = make_optimizer(agent, config)
     tasks = agent.env.unwrapped.tasks
-    collecting, acting, total, steps = 0.0, 0.0, 0.0, 0
+    seconds = {"collecting": 0.0, "acting": 0.0}
+    steps = 0
     collect, act_batch = agent.collector.collect, agent.act_batch
 
-    def timed_act_batch(*args, **kwargs):
-        nonlocal acting
-        start = time.perf_counter()
-        acted = act_batch(*args, **kwargs)
-        acting += time.perf_counter() - start
-        return acted
+    def timed(function, part: str):
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            result = function(*args, **kwargs)
+            seconds[part] += time.perf_counter() - start
+            return result
 
-    def timed_collect(*args, **kwargs):
-        nonlocal collecting, steps
-        start = time.perf_counter()
-        rollout = collect(*args, **kwargs)
-        collecting += time.perf_counter() - start
+        return call
+
+    def counted_collect(*args, **kwargs):
+        nonlocal steps
+        rollout = timed(collect, "collecting")(*args, **kwargs)
         steps += len(rollout.reward)
         return rollout
 
-    agent.collector.collect, agent.act_batch = timed_collect, timed_act_batch
+    agent.collector.collect, agent.act_batch = counted_collect, timed(act_batch, "acting")
+    total = 0.0
     for iteration in range(iterations):
         rng = np.random.default_rng([0, iteration])
         chosen, seeds = draw_tasks(rng, tasks, shape["tasks_per_iteration"])
@@ -81,7 +83,7 @@ def timed_iterations(agent: MetaRLAgent, config: MetaConfig, shape: dict, iterat
             )
         total += time.perf_counter() - start
     agent.collector.collect, agent.act_batch = collect, act_batch
-    return {"collecting": collecting, "acting": acting, "total": total, "steps": steps}
+    return {**seconds, "total": total, "steps": steps}
 
 
 def main() -> None:

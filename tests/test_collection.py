@@ -78,10 +78,10 @@ def test_finished_episodes_fill_their_tasks_memory(agent):
     assert all((state.memory.tokens == PAD).all() for state in fresh)
 
 
-def test_the_collector_keeps_each_tasks_env_and_checks_its_states(agent):
+def test_the_collectors_envs_share_their_tasks_world_and_it_checks_its_states(agent):
     collector = Collector(agent.env)
     task = agent.env.unwrapped.tasks[0]
-    assert collector.vector_env(task, 3) is collector.vector_env(task, 3)
+    assert collector.vector_env(task, 3).world is collector.vector_env(task, 5).world
     with pytest.raises(ValueError, match="one task state per run"):
         collector.collect(agent, [TaskRun(task)], [])
 
