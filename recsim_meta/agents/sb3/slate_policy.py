@@ -63,18 +63,21 @@ class CandidateScorer(BaseFeaturesExtractor):
         self.value_features = value_features
         self.context_keys = [key for key in CONTEXT_KEYS if key in observation_space.spaces]
         self.context = nn.Sequential(nn.Linear(context, hidden_size), nn.ReLU())
-        self.embed = nn.Sequential(nn.Linear(width + hidden_size, hidden_size), nn.ReLU())
-        self.mix = nn.Sequential(nn.Linear(2 * hidden_size, hidden_size), nn.ReLU())
+        # A linear layer of [candidate, context] is one of the candidate plus one of the context: the context's
+        # part is computed once per observation, not once per candidate (likewise the pooled embedding's).
+        self.embed_candidate = nn.Linear(width, hidden_size)
+        self.embed_context = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.mix_candidate = nn.Linear(hidden_size, hidden_size)
+        self.mix_pooled = nn.Linear(hidden_size, hidden_size, bias=False)
         self.score = nn.Linear(hidden_size, outputs_per_candidate)
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         batch = observations["candidate_features"].shape[0]
         candidates = observations["candidate_features"].reshape(batch, self.candidates, self.width)
         context = self.context(squash(torch.cat([observations[key] for key in self.context_keys], dim=1)))
-        spread = context[:, None, :].expand(-1, self.candidates, -1)
-        embedded = self.embed(torch.cat([candidates, spread], dim=2))
-        pooled = embedded.mean(dim=1, keepdim=True).expand(-1, self.candidates, -1)
-        mixed = self.mix(torch.cat([embedded, pooled], dim=2))
+        embedded = torch.relu(self.embed_candidate(candidates) + self.embed_context(context)[:, None, :])
+        pooled = embedded.mean(dim=1)
+        mixed = torch.relu(self.mix_candidate(embedded) + self.mix_pooled(pooled)[:, None, :])
         scores = self.score(mixed).transpose(1, 2).reshape(batch, self.outputs * self.candidates)
         if not self.value_features:
             return scores
