@@ -24,7 +24,13 @@ from recsim_meta.envs.wrappers import FixedTask
 from recsim_meta.evaluation.benchmark import COLUMNS, METHODS, BenchmarkConfig, run_benchmark, task_name
 from recsim_meta.evaluation.metrics import SlateMetrics
 from recsim_meta.evaluation.references import normalized_score
-from recsim_meta.evaluation.report import markdown_report, read_results, score_matrix
+from recsim_meta.evaluation.report import (
+    markdown_report,
+    oracle_match_table,
+    read_results,
+    score_matrix,
+    steps_to_match_table,
+)
 from recsim_meta.evaluation.rollout import run_episodes
 from recsim_meta.sim.tasks import Task, sample_tasks
 
@@ -220,6 +226,26 @@ def test_the_report_says_n_a_for_a_missing_run():
     for row in rows:
         row.update(steps=0, **{n: 1.0 for n in ("return", "ctr", "session_length", "diversity", "coverage")})
     assert "| n/a" in markdown_report(rows[:-1]) and "| n/a" not in markdown_report(rows)
+
+
+def test_the_report_says_how_many_steps_sb3_needs_and_where_it_reaches_the_myopic_oracle():
+    def row(method, task, seed, budget, score):
+        return {"method": method, "regime": "held_out_cohorts", "task": task, "seed": seed, "budget": budget} | {
+            "score": score
+        }
+
+    tasks, seeds = ("news/1", "game/1"), (0, 1)
+    rows = [row("oracle", t, s, 0, 0.6) for t in tasks for s in seeds]
+    rows += [row("meta_rl", t, s, b, 0.3) for t in tasks for s in seeds for b in (0, 150)]
+    learned = {0: 0.0, 10_000: 0.0, 100_000: 0.45}
+    rows += [
+        row("ppo_slate", t, s, b, v + 0.2 * (t == "news/1")) for t in tasks for s in seeds for b, v in learned.items()
+    ]
+    matching = steps_to_match_table(rows, "held_out_cohorts")
+    assert "0.30 (after 150 steps)" in matching and "| ppo_slate | 100,000 |" in matching
+    reaching = oracle_match_table(rows, "held_out_cohorts").splitlines()
+    assert reaching[0] == "| task | oracle | ppo_slate after 100,000 steps |"
+    assert reaching[2:] == ["| news/1 | 0.60 | 0.65 (reached) |", "| game/1 | 0.60 | 0.45 |"]
 
 
 @pytest.mark.expensive

@@ -106,6 +106,34 @@ def steps_to_match_table(rows: list[dict], regime: str, target: str = "meta_rl")
     return "\n".join(lines)
 
 
+def oracle_match_table(rows: list[dict], regime: str, reference: str = "oracle") -> str | None:
+    """Per task, the mean score over seeds of ``reference`` and of each SB3 agent after its largest budget, marked
+    "(reached)" where it is at least ``reference``'s; ``None`` without both."""
+    learners = [m for m in methods_of(rows) if m in SB3_METHODS]
+    regime_rows = [r for r in rows if r["regime"] == regime]
+    if not learners or not any(r["method"] == reference for r in regime_rows):
+        return None
+    largest = {m: max(r["budget"] for r in regime_rows if r["method"] == m) for m in learners}
+
+    def mean(method: str, task: str, budget: int) -> float:
+        return float(
+            np.mean(
+                [r["score"] for r in regime_rows if (r["method"], r["task"], r["budget"]) == (method, task, budget)]
+            )
+        )
+
+    lines = [
+        f"| task | {reference} | " + " | ".join(f"{m} after {largest[m]:,} steps" for m in learners) + " |",
+        "|---|---:|" + "---:|" * len(learners),
+    ]
+    for task in dict.fromkeys(r["task"] for r in regime_rows):
+        goal = mean(reference, task, 0)
+        scores = [mean(m, task, largest[m]) for m in learners]
+        cells = [f"{score:.2f}" + (" (reached)" if score >= goal else "") for score in scores]
+        lines.append(f"| {task} | {goal:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def improvement_table(rows: list[dict], regime: str, focus: str) -> str:
     """Probability that ``focus`` beats each other method (same budget) [95 % CI]; > 0.5 favours ``focus``."""
     budgets = budgets_of(rows)
@@ -160,6 +188,14 @@ def markdown_report(rows: list[dict]) -> str:
         matching = steps_to_match_table(rows, regime)
         if matching is not None:
             parts += ["", f"## {title}: steps to match the meta-RL agent", "", matching]
+        reaching = oracle_match_table(rows, regime)
+        if reaching is not None:
+            parts += [
+                "",
+                f"## {title}: SB3 agents against the myopic oracle, per task (means over seeds)",
+                "",
+                reaching,
+            ]
         for focus in (method for method in FOCUS if method in methods_of(rows)):
             parts += [
                 "",
