@@ -8,7 +8,8 @@ from tiny_configs import TINY
 
 from recsim_meta.agents.bert_recommender import PAD
 from recsim_meta.agents.collection import Collector, TaskRun
-from recsim_meta.agents.meta_rl import MetaRLAgent, discounted_advantages
+from recsim_meta.agents.losses import discounted_advantages
+from recsim_meta.agents.meta_rl import MetaRLAgent
 from recsim_meta.agents.meta_training import MetaConfig
 from recsim_meta.agents.recommender_policy import RecommenderPolicy
 from recsim_meta.envs import RecEnv

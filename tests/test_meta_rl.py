@@ -27,13 +27,12 @@ from tiny_configs import TINY
 
 from recsim_meta import normalized_score
 from recsim_meta.agents.bert_recommender import PAD
+from recsim_meta.agents.losses import memoryless_slate_loss, slate_log_prob
 from recsim_meta.agents.meta_rl import (
     HYPERPARAMETERS,
     AdaptationSettings,
     MetaRLAgent,
     TaskMemory,
-    memoryless_slate_loss,
-    slate_log_prob,
 )
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.pretraining import rms_reward
