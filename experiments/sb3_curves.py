@@ -6,7 +6,7 @@ episode of each of 200 users of the env's default task greedily (users no run tr
 ``recsim_meta.normalized_score`` of the mean return. Prints a Markdown table (mean [min, max] over seeds) and
 writes a PNG of the curves.
 
-    python experiments/sb3_curves.py > docs/results/sb3_curves.md   # about 40 minutes on 2 cores
+    python experiments/sb3_curves.py > docs/results/sb3_curves.md   # about 15 minutes
 """
 
 from __future__ import annotations

@@ -253,18 +253,15 @@ def plot_domains(rows: list[dict], path: str | Path) -> None:
     figure, axis = plt.subplots(figsize=(max(6, 1.4 * len(domains) + 2), 4))
     width = 0.8 / len(methods)
     for m, method in enumerate(methods):
-        means = [
-            np.nanmean(
-                [
-                    r["score"]
-                    for r in rows
-                    if (r["method"], r["budget"]) == (method, runs_budget(method, budget))
-                    and r["task"].split("/")[0] == d
-                ]
-                or [np.nan]
-            )
-            for d in domains
-        ]
+        means = []
+        for domain in domains:
+            scores = [
+                r["score"]
+                for r in rows
+                if (r["method"], r["budget"]) == (method, runs_budget(method, budget))
+                and r["task"].split("/")[0] == domain
+            ]
+            means.append(np.nanmean(scores) if scores else np.nan)  # nan: no run of this budget (no bar)
         axis.bar(
             np.arange(len(domains)) + (m - (len(methods) - 1) / 2) * width,
             means,
