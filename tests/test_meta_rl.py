@@ -568,6 +568,7 @@ def test_tables_average_over_tasks_and_seeds_and_pair_methods_on_the_same_users(
     assert set(gains) == {("r", m, 5, t, s) for m in (FINETUNED, "gradient") for t in "ab" for s in (0, 1)}
     assert np.allclose(list(gains.values()), 0.1)
     assert "| r | finetuned | +0.100 [+0.100, +0.100] (100%) |" in difference_table(gains, "minus 0 episodes")
+    assert paired_differences([r for r in rows if r["method"] != FINETUNED]) == {}  # a meta-test without it
 
 
 def test_meta_training_summary_reads_the_rates_and_returns_of_each_run(run, monkeypatch, capsys):

@@ -223,7 +223,10 @@ def curve_table(rows: list[dict], value: str = "score") -> str:
 
 def paired_differences(rows: list[dict], reference: str = FINETUNED, value: str = "score") -> dict[tuple, float]:
     """``(regime, method, episodes, task, seed)``: ``value`` minus the ``reference`` method's on the same task,
-    seed and point (the same users), for every method but the reference, regime by regime."""
+    seed and point (the same users), for every method but the reference, regime by regime; empty without the
+    reference's rows (a meta-test of other methods only)."""
+    if not any(r["method"] == reference for r in rows):
+        return {}
     return _differences(rows, value, lambda key: (key[0], reference, *key[2:]))
 
 
