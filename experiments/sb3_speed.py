@@ -4,10 +4,11 @@ For each number of envs B and each set of PPO settings, PPO (``MultiInputPolicy`
 ``--steps`` env steps of ``--env`` through ``make_vec_env``'s ``DummyVecEnv`` and through ``NativeVecEnv``,
 one after the other in this run; the table gives steps per second overall (learning, updates included), for
 the rollouts alone (the time outside PPO's update), and the share of the time the update took. ``zoo`` is
-the PPO entry of ``experiments/hyperparams/ppo.yml`` for the env (the benchmark's), ``large-batch`` the same
-with minibatches of 1024 and 128 steps per rollout.
+the PPO entry of ``experiments/hyperparams/ppo.yml`` for the env (the quick benchmark's: small minibatches),
+``scale`` that of ``experiments/hyperparams_scale/ppo.yml`` (the runs up to 10^6 steps: rollouts of 128 steps,
+minibatches of 1024, 4 epochs), both with ``MultiInputPolicy``.
 
-    python experiments/sb3_speed.py > docs/results/sb3_speed.md   # about 5 minutes
+    python experiments/sb3_speed.py > docs/results/sb3_speed.md   # about 7 minutes
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from recsim_meta.agents.sb3 import make_native_vec_env
 from recsim_meta.agents.sb3.zoo import read_hyperparameters
 from recsim_meta.threads import set_threads
 
-SETTINGS = {"zoo": {}, "large-batch": {"n_steps": 128, "batch_size": 1024}}
+SETTINGS = {"zoo": "experiments/hyperparams", "scale": "experiments/hyperparams_scale"}
 
 
 def measure(vec_env, hyperparameters: dict, steps: int) -> tuple[float, float, float]:
@@ -58,12 +59,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100_000, help="env steps per measurement (default 100000)")
     args = parser.parse_args()
     set_threads(1)
-    base = read_hyperparameters("experiments/hyperparams", "ppo", args.env)
     print(f"PPO (MultiInputPolicy, one torch thread) on {args.env}, {args.steps:,} env steps per row:\n")
     print("| PPO settings | B | VecEnv | steps/s | rollout steps/s | update's share | native / Dummy |")
     print("|---|---:|---|---:|---:|---:|---:|")
-    for name, changes in SETTINGS.items():
-        hyperparameters = {**base, **changes}
+    for name, folder in SETTINGS.items():
+        hyperparameters = {**read_hyperparameters(folder, "ppo", args.env), "policy": "MultiInputPolicy"}
         for envs in args.envs:
             dummy = measure(make_vec_env(args.env, n_envs=envs, seed=0), hyperparameters, args.steps)
             native = measure(make_native_vec_env(args.env, envs, seed=0), hyperparameters, args.steps)
