@@ -87,6 +87,18 @@ def test_the_collectors_envs_share_their_tasks_world_and_it_checks_its_states(ag
         collector.collect(agent, [TaskRun(task)], [])
 
 
+def test_a_task_drawn_twice_in_one_collection_gets_two_independent_runs(agent):
+    """Meta-training draws tasks with replacement: two runs of one task with the same users and seed collect
+    the same episodes as one run alone (each run steps its own env)."""
+    task = agent.env.unwrapped.tasks[0]
+    alone = agent.collect([task], users=2, seeds=[7], deterministic=True, remember=False)
+    twice = agent.collect([task, task], users=2, seeds=[7, 7], deterministic=True, remember=False)
+    for slot in (0, 1):
+        mine = twice.slot == slot
+        assert np.array_equal(twice.reward[mine], alone.reward)
+        assert torch.equal(twice.slate[torch.as_tensor(mine)], alone.slate)
+
+
 def test_advantages_follow_each_session_when_users_interleave(agent):
     """GAE runs over each whole session: the steps of users stepped together interleave in the rollout, and each
     session's advantages are what it alone would give."""
