@@ -1,15 +1,12 @@
-"""What learning from a subsample of each iteration's steps costs: the meta-test of agents meta-trained with two
+r"""What learning from a subsample of each iteration's steps costs: the meta-test of agents meta-trained with two
 ``update_fraction`` s, paired on the same tasks, seeds and users.
 
 Meta-train and meta-test each fraction with ``experiments/meta_quality.py`` into its own folder (the quick config
-cut to the quick benchmark's 60 iterations; the benchmark's trained agents serve as the 0.1 runs when copied to
-``runs/update_fraction/sub/seed_<s>``), then compare:
+cut to the quick benchmark's 60 iterations, held-out cohorts, gradient mode), then compare:
 
-    mkdir -p runs/update_fraction/sub
-    for s in 0 1; do cp -r runs/benchmark_quick/models/seed$s/meta runs/update_fraction/sub/seed_$s; done
-    printf '%s\\n' "sub 0.1 0" "sub 0.1 1" "full 1.0 0" "full 1.0 1" | xargs -P 2 -L 1 sh -c \\
-        'python experiments/meta_quality.py --seeds $2 --out runs/update_fraction/$0 --points 0 5 \\
-         --regimes held_out_cohorts --methods gradient --set iterations=60 log_episodes=200 pretrain_steps=500 \\
+    printf '%s\n' "sub 0.1 0" "sub 0.1 1" "full 1.0 0" "full 1.0 1" | xargs -P 2 -L 1 sh -c \
+        'python experiments/meta_quality.py --seeds $2 --out runs/update_fraction/$0 --points 0 5 \
+         --regimes held_out_cohorts --methods gradient --set iterations=60 log_episodes=200 pretrain_steps=500 \
          checkpoint_every=20 eval_episodes=32 adaptation_draws=2 update_fraction=$1'
     python experiments/update_fraction.py runs/update_fraction/sub runs/update_fraction/full
 
