@@ -108,29 +108,23 @@ def steps_to_match_table(rows: list[dict], regime: str, target: str = "meta_rl")
 
 def oracle_match_table(rows: list[dict], regime: str, reference: str = "oracle") -> str | None:
     """Per task, the mean score over seeds of ``reference`` and of each SB3 agent after its largest budget, marked
-    "(reached)" where it is at least ``reference``'s; ``None`` without both."""
+    "(reached)" where it is at least ``reference``'s; ``None`` without both or while a run is missing."""
     learners = [m for m in methods_of(rows) if m in SB3_METHODS]
     regime_rows = [r for r in rows if r["regime"] == regime]
     if not learners or not any(r["method"] == reference for r in regime_rows):
         return None
     largest = {m: max(r["budget"] for r in regime_rows if r["method"] == m) for m in learners}
-
-    def mean(method: str, task: str, budget: int) -> float:
-        return float(
-            np.mean(
-                [r["score"] for r in regime_rows if (r["method"], r["task"], r["budget"]) == (method, task, budget)]
-            )
-        )
-
+    matrices = [score_matrix(rows, m, regime, b) for m, b in [(reference, 0), *largest.items()]]
+    if any(matrix is None for matrix in matrices):
+        return None
+    goals, *learned = [matrix.mean(axis=0) for matrix in matrices]  # per task, in score_matrix's task order
     lines = [
         f"| task | {reference} | " + " | ".join(f"{m} after {largest[m]:,} steps" for m in learners) + " |",
         "|---|---:|" + "---:|" * len(learners),
     ]
-    for task in dict.fromkeys(r["task"] for r in regime_rows):
-        goal = mean(reference, task, 0)
-        scores = [mean(m, task, largest[m]) for m in learners]
-        cells = [f"{score:.2f}" + (" (reached)" if score >= goal else "") for score in scores]
-        lines.append(f"| {task} | {goal:.2f} | " + " | ".join(cells) + " |")
+    for t, task in enumerate(dict.fromkeys(r["task"] for r in regime_rows)):
+        cells = [f"{scores[t]:.2f}" + (" (reached)" if scores[t] >= goals[t] else "") for scores in learned]
+        lines.append(f"| {task} | {goals[t]:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
