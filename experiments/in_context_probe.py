@@ -23,7 +23,7 @@ import torch
 from recsim_meta.agents.bert_recommender import PAD
 from recsim_meta.agents.meta_training import MetaConfig, meta_train
 from recsim_meta.agents.rollouts import TaskMemory, take_rows
-from recsim_meta.evaluation.adaptation import task_seeds
+from recsim_meta.evaluation.adaptation import TEST_REGIMES, regime_tasks, task_seeds
 from recsim_meta.threads import set_threads
 
 STEPS = {"first step": (0, 0), "steps 2-5": (1, 4), "steps 6+": (5, 10**9)}
@@ -38,13 +38,10 @@ def first_slot(agent, batch, memory: TaskMemory) -> torch.Tensor:
     return torch.log_softmax(output.logits, dim=1)
 
 
-def probe(agent, config: MetaConfig, seed: int, episodes: int, users: int) -> list[dict]:
-    splits = config.make_env().unwrapped.splits
-    regimes = {
-        "held_out_cohorts": splits.test_cohorts,
-        "held_out_domain": splits.test_domain[: config.test_domain_tasks],
-    }
-    tasks = [(regime, task) for regime, group in regimes.items() for task in group]
+def probe(agent, config: MetaConfig, seed: int, episodes: int, users: int) -> tuple[list[dict], float, float, int]:
+    """The comparison rows of every meta-test task, the adaptation episodes' mean length, the memory's share from
+    the last episode and the memory's size."""
+    tasks = regime_tasks(config, TEST_REGIMES)
     eval_seeds, adapt_seeds = task_seeds(seed, len(tasks))
     task_list = [task for _, task in tasks]
     states = [agent.new_state() for _ in tasks]

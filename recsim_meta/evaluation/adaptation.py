@@ -66,13 +66,7 @@ def meta_test(
             raise ValueError(f"unknown or no {name}s {unknown}; accepted: {', '.join(accepted)}")
     if FINETUNED in methods and baseline is None:
         raise ValueError(f"the {FINETUNED} method needs the pretrained baseline")
-    splits = config.make_env().unwrapped.splits
-    groups = {
-        "held_out_cohorts": splits.test_cohorts,
-        "held_out_domain": splits.test_domain[: config.test_domain_tasks],
-        "validation_cohorts": splits.validation,
-    }
-    tasks = [(regime, task) for regime in regimes for task in groups[regime]]
+    tasks = regime_tasks(config, regimes)
     task_list = [task for _, task in tasks]
     slots = range(len(tasks))
     eval_seeds, adapt_seeds = task_seeds(seed, len(tasks))
@@ -152,6 +146,17 @@ def meta_test(
                 }
             )
     return rows
+
+
+def regime_tasks(config: MetaConfig, regimes: Sequence[str]) -> list[tuple[str, Task]]:
+    """``(regime, task)`` for every task of ``regimes`` (of ``REGIMES``) that the meta-test of ``config`` uses."""
+    splits = config.make_env().unwrapped.splits
+    groups = {
+        "held_out_cohorts": splits.test_cohorts,
+        "held_out_domain": splits.test_domain[: config.test_domain_tasks],
+        "validation_cohorts": splits.validation,
+    }
+    return [(regime, task) for regime in regimes for task in groups[regime]]
 
 
 def choose_adaptation(
