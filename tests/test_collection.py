@@ -79,6 +79,42 @@ def test_finished_episodes_fill_their_tasks_memory(agent):
     assert all((state.memory.tokens == PAD).all() for state in fresh)
 
 
+class RecordingActor:
+    """The agent, with every ``remember`` call recorded."""
+
+    def __init__(self, agent: MetaRLAgent) -> None:
+        self.agent, self.remembered = agent, []
+
+    def act_batch(self, *args):
+        return self.agent.act_batch(*args)
+
+    def remember(self, state, item_ids, responses, domain):
+        self.remembered.append((item_ids, responses))
+        self.agent.remember(state, item_ids, responses, domain)
+
+
+def test_memory_receives_each_finished_episode_step_by_step(agent):
+    """Each episode goes to its task's memory whole and in time order: at every step the slate's consumed item (its
+    first item without a click) and the step's responses, as the rollout records them."""
+    task = agent.env.unwrapped.tasks[0]
+    actor = RecordingActor(agent)
+    rollout = Collector(agent.env).collect(actor, [TaskRun(task, users=2, episodes=2, seed=3)], [agent.new_state()])
+    assert len(actor.remembered) == 4
+    episodes = {}
+    for episode in np.unique(rollout.episode):
+        rows = np.flatnonzero(rollout.episode == episode)
+        slate = rollout.slate[rows].numpy()
+        shown = np.where(rollout.position[rows] >= 0, rollout.position[rows], 0)
+        chosen = slate[np.arange(len(rows)), shown]
+        tokens = rollout.batch.candidate_tokens[rows].numpy()[np.arange(len(rows)), chosen]
+        clicked = (rollout.position[rows] >= 0).astype(np.float32)
+        episodes[tuple(tokens)] = np.stack([clicked, rollout.reward[rows], rollout.engagement[rows]], axis=1)
+    for item_ids, responses in actor.remembered:
+        tokens = tuple(agent.encoder.item_tokens(item_ids, task.domain))
+        np.testing.assert_allclose(responses, episodes.pop(tokens), rtol=1e-6)
+    assert not episodes
+
+
 def test_the_collectors_envs_share_their_tasks_world_and_it_checks_its_states(agent):
     collector = Collector(agent.env)
     task = agent.env.unwrapped.tasks[0]

@@ -102,6 +102,20 @@ def test_task_memory_keeps_the_newest_interactions_and_skips_padding():
     assert empty.tokens.size == 0
 
 
+def test_click_memory_keeps_the_most_clicked_items_of_all_episodes_with_their_mean_responses():
+    def responses(clicks, rewards):
+        return np.array([[c, r, 0.5] for c, r in zip(clicks, rewards, strict=True)], dtype=np.float32)
+
+    memory = TaskMemory(3, kind="clicks")
+    memory.add_episode(np.array([7, 8, 9, PAD]), responses([1, 0, 1, 1], [2.0, 5.0, 1.0, 9.0]))
+    assert memory.tokens.tolist() == [PAD, 7, 9]  # 8 was shown and skipped; ties: the latest click last
+    memory.add_episode(np.array([9, 10, 11, 12]), responses([1, 1, 1, 1], [3.0, 1.0, 1.0, 1.0]))
+    assert memory.tokens.tolist() == [11, 12, 9]  # 9 twice: last; then the most recent single clicks
+    assert memory.responses[-1].tolist() == [1.0, 2.0, 0.5]  # 9's mean response
+    with pytest.raises(ValueError, match="accepted: recent, clicks"):
+        TaskMemory(3, kind="last")
+
+
 def test_meta_step_trains_the_model_and_the_learning_rates(run):
     config = MetaConfig(**TINY)
     env = config.make_env()

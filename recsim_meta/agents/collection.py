@@ -2,12 +2,12 @@
 envs, and the model acts for all of them in one forward pass per step.
 
 ``Collector.collect(actor, runs, states)`` runs each ``TaskRun`` (a task, its number of users, episodes per
-user and seed) in a ``RecVectorEnv`` of its own (kept between calls: building a task's world costs more than
-stepping it), in the layout of the actor's env (``MultiDomain-v0``'s padded one, or a domain env's own). Every
+user and seed) in a ``RecVectorEnv`` of its own (built per collection, its world from ``world_for``'s cache),
+in the layout of the actor's env (``MultiDomain-v0``'s padded one, or a domain env's own). Every
 step it stacks the observations of the users still running across all runs, asks the actor for their slates
 once, and steps every run's env. A user plays its episodes one after the other (same-step autoreset); a run's
 users share its ``TaskState`` (the in-context memory and any adapted parameters), and with ``remember`` every
-finished episode goes into that memory. The result is one ``Rollout`` in time order.
+finished episode's interactions, step by step, go into that memory. The result is one ``Rollout`` in time order.
 
 Collection knows the policy only through ``Actor`` (act on a batch of observations, remember an episode); it
 imports no agent, and agents import it.
@@ -26,7 +26,10 @@ import torch
 from recsim_meta.agents.rollouts import Rollout, TaskState, concat_rollouts
 from recsim_meta.envs import MultiDomainEnv, RecVectorEnv
 from recsim_meta.envs.domains import config_overrides
+from recsim_meta.envs.world import RESPONSE_COLUMNS
 from recsim_meta.sim.tasks import Task
+
+RESPONSES = len(RESPONSE_COLUMNS)  # columns per interaction in ``history_responses``
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,9 @@ class Actor(Protocol):
         ``states[slots[i]]``."""
         ...
 
-    def remember(self, state: TaskState, observation: dict[str, np.ndarray], domain: str) -> None:
-        """Put the episode that ended with ``observation`` (one user's) into ``state``'s memory."""
+    def remember(self, state: TaskState, item_ids: np.ndarray, responses: np.ndarray, domain: str) -> None:
+        """Put an episode's interactions in ``domain`` (item ids ``(T,)``, responses ``(T, 3)``, in time order)
+        into ``state``'s memory."""
         ...
 
 
@@ -106,6 +110,7 @@ class Collector:
             for env, run in zip(envs, runs, strict=True)
         ]
         finished = [np.zeros(run.users, dtype=np.int64) for run in runs]
+        traces = [EpisodeTrace(run.users) for run in runs]  # each user's interactions in its current episode
         steps: list[Rollout] = []
         while True:
             active = [np.flatnonzero(done < run.episodes) for done, run in zip(finished, runs, strict=True)]
@@ -130,15 +135,18 @@ class Collector:
                     actions = actions[:, 0]
                 observation, reward, terminated, truncated, info = env.step(actions)
                 ended = terminated | truncated
-                last = observation["history_responses"][:, -1].copy()  # the engagement just recorded
+                item = observation["history_ids"][:, -1].copy()  # the interaction just recorded
+                responses = observation["history_responses"][:, -RESPONSES:].copy()
                 for user in np.flatnonzero(ended):
-                    last[user] = info["final_obs"][user]["history_responses"][-1]
-                    if remember and finished[i][user] < run.episodes:
-                        final = {key: value[None] for key, value in info["final_obs"][user].items()}
-                        actor.remember(states[i], self.observations(final, run.task.domain), run.task.domain)
+                    item[user] = info["final_obs"][user]["history_ids"][-1]
+                    responses[user] = info["final_obs"][user]["history_responses"][-RESPONSES:]
+                if remember:
+                    traces[i].record(users, item, responses)
+                    for user in np.flatnonzero(ended[users]):
+                        actor.remember(states[i], *traces[i].pop(users[user]), run.task.domain)
                 rewards.append(reward[users])
                 positions.append(info["position"][users])
-                engagements.append(last[users])
+                engagements.append(responses[users, -1])  # the engagement column
                 ends.append(ended[users])
                 episodes.append(users * run.episodes + finished[i][users])
                 finished[i] = finished[i] + ended
@@ -159,3 +167,23 @@ class Collector:
                 )
             )
         return concat_rollouts(steps)
+
+
+class EpisodeTrace:
+    """The interactions (item id, responses) of each user's current episode, step by step."""
+
+    def __init__(self, users: int) -> None:
+        self.items: list[list[int]] = [[] for _ in range(users)]
+        self.responses: list[list[np.ndarray]] = [[] for _ in range(users)]
+
+    def record(self, users: np.ndarray, items: np.ndarray, responses: np.ndarray) -> None:
+        """One step of ``users`` (``items`` and ``responses`` indexed by user)."""
+        for user in users:
+            self.items[user].append(int(items[user]))
+            self.responses[user].append(responses[user])
+
+    def pop(self, user: int) -> tuple[np.ndarray, np.ndarray]:
+        """``user``'s episode, ended: its item ids ``(T,)`` and responses ``(T, 3)``; the next one starts empty."""
+        items, responses = np.array(self.items[user], dtype=np.int64), np.array(self.responses[user], np.float32)
+        self.items[user], self.responses[user] = [], []
+        return items, responses

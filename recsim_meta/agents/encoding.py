@@ -145,6 +145,11 @@ class ObservationEncoder:
         self.domains = tuple(domain_envs(env))
         self.arrays = ArrayEncoder(config, self.domains, self.env.feature_names, self.env.user_feature_names)
 
+    def item_tokens(self, item_ids: np.ndarray, domain: str) -> np.ndarray:
+        """The vocabulary tokens of ``domain``'s item ids (``PAD`` for ids below 0, as in histories)."""
+        offset = self.config.item_offsets[self.config.domains.index(domain)]
+        return np.where(item_ids >= 0, item_ids + offset, PAD)
+
     def encode(self, observation: dict[str, np.ndarray], domain: str | list[str] | None = None) -> RecommenderBatch:
         """Model inputs for ``observation`` (of the env's current domain unless ``domain`` is given: one for
         the batch, or one per row)."""

@@ -4,9 +4,10 @@
 draws without replacement (Plackett-Luce, sampled as Gumbel top-K), its log-probability the sum of the
 draws'. ``deterministic``: the top K.
 
-**In-context adaptation** (RL^2-style trials). Per task the agent keeps a ``TaskMemory``: the last C
-interactions of the task's earlier episodes, placed after the user's own history (the model's
-``context_length``). Feedback from earlier sessions of a cohort so shapes the next ones with no gradient.
+**In-context adaptation** (RL^2-style trials). Per task the agent keeps a ``TaskMemory`` of C interactions
+of the task's earlier episodes (the model's ``context_length``), placed after the user's own history: the last
+C (``memory: recent``), or the C items the task's users clicked most (``memory: clicks``). Feedback from
+earlier sessions of a cohort so shapes the next ones with no gradient.
 Advantages do not cross episodes: the memory is an input, there is no bonus for exploring for later episodes.
 
 **Gradient adaptation** (Meta-SGD). A few steps on the parameters after the encoder (``ADAPTED``: the
@@ -106,6 +107,8 @@ class AdaptationSettings:
             reward-scale units, large, so small) and the slate losses against the policy loss.
         meta_hyperparameters: learn the three weights and ``gamma`` by meta-gradient on validation tasks
             (see the module docstring); the values above are then their initial values.
+        memory: what a task's in-context memory keeps of its earlier episodes (``TaskMemory.KINDS``): the newest
+            interactions (``recent``) or the most clicked items (``clicks``).
     """
 
     inner_steps: int = 3
@@ -118,8 +121,11 @@ class AdaptationSettings:
     value_coef: float = 0.05
     aux_coef: float = 1.0
     meta_hyperparameters: bool = False
+    memory: str = "recent"
 
     def __post_init__(self) -> None:
+        if self.memory not in TaskMemory.KINDS:
+            raise ValueError(f"unknown memory {self.memory!r}; accepted: {', '.join(TaskMemory.KINDS)}")
         if not isinstance(self.inner_steps, int) or self.inner_steps < 0:
             raise ValueError(f"inner_steps must be an integer >= 0, got {self.inner_steps!r}")
         for name in ("inner_lr", "clip"):
@@ -218,7 +224,7 @@ class MetaRLAgent:
 
     # ----------------------------------------------------------------- acting
     def new_state(self) -> TaskState:
-        return TaskState(TaskMemory(self.model.config.context_length))
+        return TaskState(TaskMemory(self.model.config.context_length, self.settings.memory))
 
     def parameters(self) -> list[nn.Parameter]:
         """What the PPO loss trains: the model, the learning rates and the temperature (not ``meta.hyper``)."""
@@ -309,10 +315,9 @@ class MetaRLAgent:
         slate = self.choose(output.logits, deterministic)
         return ActedStep(batch, slate, slate_log_prob(output.logits, slate), output.value)
 
-    def remember(self, state: TaskState, observation: dict[str, np.ndarray], domain: str) -> None:
-        """Put the episode that ended with ``observation`` (one user's, with a leading axis) into ``state``'s memory."""
-        final = self.encode(observation, [domain], [state])
-        state.memory.add_episode(final.history_tokens[0].cpu().numpy(), final.history_responses[0].cpu().numpy())
+    def remember(self, state: TaskState, item_ids: np.ndarray, responses: np.ndarray, domain: str) -> None:
+        """Put an episode's interactions in ``domain`` (item ids ``(T,)``, responses ``(T, 3)``) into ``state``'s memory."""
+        state.memory.add_episode(self.encoder.item_tokens(item_ids, domain), responses)
 
     def collect(
         self,
@@ -417,7 +422,6 @@ class MetaRLAgent:
     def _sibling(self, model: BertRecommender, settings: AdaptationSettings) -> MetaRLAgent:
         """An agent with ``model`` and ``settings``, and a copy of this one's meta-parameters and sampling state."""
         agent = MetaRLAgent(model, self.env, settings, device=self.device)
-        agent.collector = self.collector  # the envs of the tasks it met, built once
         agent.meta.load_state_dict(self.meta.state_dict())
         agent.generator.set_state(self.generator.get_state())
         return agent

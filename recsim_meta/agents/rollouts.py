@@ -12,20 +12,47 @@ from recsim_meta.agents.bert_recommender import PAD, RecommenderBatch
 
 
 class TaskMemory:
-    """The in-context memory of one task: the last ``size`` interactions of its earlier episodes as tokens."""
+    """The in-context memory of one task, ``size`` interactions of its earlier episodes as model tokens: the
+    newest ones (``kind="recent"``), or the items its users clicked most (``kind="clicks"``: over all its
+    episodes, ties to the most recent click; each with its clicks' mean response).
 
-    def __init__(self, size: int) -> None:
+    ``recent`` carries the end of the last episode: with a memory shorter than a session, that is the user's
+    final steps. ``clicks`` carries what the task's users chose, pooled over every episode it has seen.
+    """
+
+    KINDS = ("recent", "clicks")
+
+    def __init__(self, size: int, kind: str = "recent") -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown memory kind {kind!r}; accepted: {', '.join(self.KINDS)}")
+        self.kind = kind
         self.tokens = np.full(size, PAD, dtype=np.int64)
         self.responses = np.zeros((size, 3), dtype=np.float32)
+        self.clicks: dict[int, tuple[int, int, np.ndarray]] = {}  # token -> (clicks, last click, summed responses)
+        self.seen = 0  # clicks recorded so far: the order of the last clicks
 
     def add_episode(self, tokens: np.ndarray, responses: np.ndarray) -> None:
-        """Append an episode's history (``PAD`` entries skipped), keeping the newest ``size`` interactions."""
+        """Add an episode's interactions (tokens ``(T,)``, ``PAD`` entries skipped, and responses ``(T, 3)``, in
+        time order)."""
         size = len(self.tokens)
         if size == 0:
             return
         kept = tokens != PAD
-        self.tokens = np.concatenate([self.tokens, tokens[kept]])[-size:]
-        self.responses = np.concatenate([self.responses, responses[kept]])[-size:]
+        if self.kind == "recent":
+            self.tokens = np.concatenate([self.tokens, tokens[kept]])[-size:]
+            self.responses = np.concatenate([self.responses, responses[kept]])[-size:]
+            return
+        for token, response in zip(tokens[kept], responses[kept], strict=True):
+            if response[0] > 0:
+                count, _, total = self.clicks.get(int(token), (0, 0, 0.0))
+                self.seen += 1
+                self.clicks[int(token)] = (count + 1, self.seen, total + response)
+        top = sorted(self.clicks, key=lambda t: self.clicks[t][:2])[-size:]  # most clicked last
+        self.tokens = np.full(size, PAD, dtype=np.int64)
+        self.responses = np.zeros((size, 3), dtype=np.float32)
+        if top:
+            self.tokens[-len(top) :] = top
+            self.responses[-len(top) :] = [self.clicks[t][2] / self.clicks[t][0] for t in top]
 
 
 @dataclass
