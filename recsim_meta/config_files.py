@@ -26,10 +26,19 @@ def read_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
 
 
 def read_config(cls: type[Config], path: str | Path, **overrides: Any) -> Config:
-    """``cls(**values)`` from the mapping in ``path`` updated with ``overrides``; ``ValueError`` naming a file that
-    cannot be read, a file that is not a mapping, or unknown keys (with the accepted ones)."""
+    """``cls(**values)`` from the mapping in ``path`` updated with ``overrides`` (a dotted key such as
+    ``adaptation.memory`` sets one key of a mapping value); ``ValueError`` naming a file that cannot be read, a
+    file that is not a mapping, a dotted key whose value is not a mapping, or unknown keys (with the accepted
+    ones)."""
     values = read_mapping(path)
-    values.update(overrides)
+    for key, value in overrides.items():
+        head, dot, rest = key.partition(".")
+        if not dot:
+            values[key] = value
+        elif isinstance(values.get(head, {}), dict):
+            values[head] = {**values.get(head, {}), rest: value}
+        else:
+            raise ValueError(f"{path}: cannot set {key!r}: {head!r} is {values[head]!r}, not a mapping")
     accepted = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(accepted))
     if unknown:

@@ -359,6 +359,16 @@ def test_command_line_overrides_read_yaml_values_and_name_a_bad_item():
             parse_overrides([bad])
 
 
+def test_a_dotted_override_sets_one_key_of_the_adaptation_settings():
+    config = MetaConfig.from_yaml("experiments/meta_quick.yaml", **parse_overrides(["adaptation.memory=clicks"]))
+    assert config.settings.memory == "clicks"
+    assert config.settings.inner_steps == MetaConfig.from_yaml("experiments/meta_quick.yaml").settings.inner_steps
+    with pytest.raises(ValueError, match="unknown memory 'last'; accepted: recent, clicks"):
+        MetaConfig.from_yaml("experiments/meta_quick.yaml", **{"adaptation.memory": "last"})
+    with pytest.raises(ValueError, match="cannot set 'iterations.count': 'iterations' is 200, not a mapping"):
+        MetaConfig.from_yaml("experiments/meta_quick.yaml", **{"iterations.count": 3})
+
+
 def test_the_set_option_gives_the_overrides_and_a_usage_error_naming_a_bad_item(capsys):
     parser = argparse.ArgumentParser()
     add_overrides_argument(parser)
