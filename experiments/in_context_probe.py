@@ -7,7 +7,8 @@ and on their observations the agent's first-slot distribution over the candidate
 compared with the one under an empty memory and under the memory of another task of the same regime (the next
 one). Prints, per regime and step of the session: the mean KL divergence from the own-memory distribution and the
 share of steps whose greedy slate changes; and what the memory holds: its size against the adaptation episodes'
-mean length, and the share of its interactions that come from the last episode.
+mean length, and the share of its items that the last episode consumed (its clicked items, or the slate's first
+without a click).
 
     python experiments/in_context_probe.py --seeds 0 1 2 3 4 --out runs/meta_quality   # about 2 minutes
 """
@@ -39,8 +40,8 @@ def first_slot(agent, batch, memory: TaskMemory) -> torch.Tensor:
 
 
 def probe(agent, config: MetaConfig, seed: int, episodes: int, users: int) -> tuple[list[dict], float, float, int]:
-    """The comparison rows of every meta-test task, the adaptation episodes' mean length, the memory's share from
-    the last episode and the memory's size."""
+    """The comparison rows of every meta-test task, the adaptation episodes' mean length, the share of the memory's
+    items that the last episode consumed and the memory's size."""
     tasks = regime_tasks(config, TEST_REGIMES)
     eval_seeds, adapt_seeds = task_seeds(seed, len(tasks))
     task_list = [task for _, task in tasks]
@@ -73,9 +74,14 @@ def probe(agent, config: MetaConfig, seed: int, episodes: int, users: int) -> tu
                         }
                     )
     lengths = [np.bincount(adaptation.episode[adaptation.slot == i]).astype(float) for i in range(len(tasks))]
-    memory_size = len(empty.tokens)
-    from_last = [min(memory_size, length[-1]) / memory_size for length in lengths]
-    return rows, float(np.mean(np.concatenate(lengths))), float(np.mean(from_last)), memory_size
+    consumed = adaptation.consumed_tokens()
+    from_last = []
+    for i, state in enumerate(states):
+        mine = adaptation.slot == i
+        last = set(consumed[mine & (adaptation.episode == adaptation.episode[mine].max())].tolist())
+        held = state.memory.tokens[state.memory.tokens != PAD]
+        from_last.append(np.isin(held, list(last)).mean())
+    return rows, float(np.mean(np.concatenate(lengths))), float(np.mean(from_last)), len(empty.tokens)
 
 
 def main() -> None:
@@ -97,9 +103,9 @@ def main() -> None:
         lengths.append(length)
         from_last.append(last)
     print(
-        f"The memory holds {memory_size} interactions; the {args.episodes} adaptation episodes last "
-        f"{np.mean(lengths):.1f} steps on average, and {np.mean(from_last):.0%} of the memory after them comes from "
-        f"the last episode ({len(args.seeds)} seeds).\n"
+        f"The memory ({agent.settings.memory}) holds {memory_size} interactions; the {args.episodes} adaptation "
+        f"episodes last {np.mean(lengths):.1f} steps on average, and {np.mean(from_last):.0%} of the items in the "
+        f"memory after them are items the last episode consumed ({len(args.seeds)} seeds).\n"
     )
     print(
         "First-slot distribution with the task's own memory against another memory: mean KL divergence (nats) and "

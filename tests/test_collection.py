@@ -12,6 +12,7 @@ from recsim_meta.agents.losses import discounted_advantages
 from recsim_meta.agents.meta_rl import MetaRLAgent
 from recsim_meta.agents.meta_training import MetaConfig
 from recsim_meta.agents.recommender_policy import RecommenderPolicy
+from recsim_meta.agents.rollouts import TaskMemory, TaskState
 from recsim_meta.envs import RecEnv
 from recsim_meta.envs.multi_domain import SHARED_SIZES
 
@@ -103,16 +104,25 @@ def test_memory_receives_each_finished_episode_step_by_step(agent):
     episodes = {}
     for episode in np.unique(rollout.episode):
         rows = np.flatnonzero(rollout.episode == episode)
-        slate = rollout.slate[rows].numpy()
-        shown = np.where(rollout.position[rows] >= 0, rollout.position[rows], 0)
-        chosen = slate[np.arange(len(rows)), shown]
-        tokens = rollout.batch.candidate_tokens[rows].numpy()[np.arange(len(rows)), chosen]
+        tokens = rollout.consumed_tokens()[rows]
         clicked = (rollout.position[rows] >= 0).astype(np.float32)
         episodes[tuple(tokens)] = np.stack([clicked, rollout.reward[rows], rollout.engagement[rows]], axis=1)
     for item_ids, responses in actor.remembered:
         tokens = tuple(agent.encoder.item_tokens(item_ids, task.domain))
         np.testing.assert_allclose(responses, episodes.pop(tokens), rtol=1e-6)
     assert not episodes
+
+
+@pytest.mark.parametrize("kind", TaskMemory.KINDS)
+def test_the_memory_holds_only_items_its_tasks_users_consumed(agent, kind):
+    """``recent``: the newest interactions, clicked or not; ``clicks``: items clicked in some episode."""
+    task = agent.env.unwrapped.tasks[1]
+    state = TaskState(TaskMemory(agent.model.config.context_length, kind))
+    rollout = agent.collect([task], [state], users=2, episodes=2, seeds=[5])
+    consumed = rollout.consumed_tokens()
+    held = state.memory.tokens[state.memory.tokens != PAD]
+    assert len(held)
+    assert np.isin(held, consumed[rollout.position >= 0] if kind == "clicks" else consumed).all()
 
 
 def test_the_collectors_envs_share_their_tasks_world_and_it_checks_its_states(agent):

@@ -526,6 +526,20 @@ def test_meta_quality_keeps_each_seeds_rows_and_meta_tests_again_only_when_the_s
     assert "minus 0 episodes" in printed and "p (sign flip)" in printed
 
 
+def test_the_in_context_probe_reports_what_the_memory_holds_and_moves(run, tmp_path, monkeypatch, capsys):
+    script = experiment_script("in_context_probe")
+    shutil.copytree(run, tmp_path / "seed_0")
+    command = ["--seeds", "0", "--out", str(tmp_path), "--episodes", "2", "--users", "2"]
+    monkeypatch.setattr(sys, "argv", ["in_context_probe.py", *command])
+    script.main()
+    printed = capsys.readouterr().out
+    assert "The memory (recent) holds 10 interactions; the 2 adaptation episodes last" in printed
+    share = float(printed.split("steps on average, and ")[1].split("%")[0])
+    assert 0 <= share <= 100
+    for regime in ("held_out_cohorts", "held_out_domain"):  # empty and another task's memory, three ranges of steps
+        assert sum(line.startswith(f"| {regime} |") for line in printed.splitlines()) == 6
+
+
 def test_meta_quality_chooses_the_test_time_setting_per_seed_and_keeps_the_choice(run, tmp_path, monkeypatch, capsys):
     script = experiment_script("meta_quality")
     config, out = write_config(tmp_path / "tiny.yaml", eval_episodes=1), tmp_path / "out"

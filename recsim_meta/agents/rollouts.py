@@ -87,6 +87,13 @@ class Rollout:
             **{f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "batch"},
         )
 
+    def consumed_tokens(self) -> np.ndarray:
+        """Per step, the token of the item the user consumed, or of the slate's first item without a click: the
+        interaction the step adds to the user's history."""
+        shown = torch.as_tensor(np.maximum(self.position, 0))[:, None]
+        candidates = self.slate.gather(1, shown).to(self.batch.candidate_tokens.device)
+        return self.batch.candidate_tokens.gather(1, candidates)[:, 0].cpu().numpy()
+
     def returns_per_episode(self) -> dict[tuple[int, int], float]:
         """Total reward of each ``(slot, episode)``."""
         totals: dict[tuple[int, int], float] = {}
