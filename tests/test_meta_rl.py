@@ -29,6 +29,7 @@ from recsim_meta import normalized_score
 from recsim_meta.agents.bert_recommender import PAD
 from recsim_meta.agents.losses import memoryless_slate_loss, slate_log_prob
 from recsim_meta.agents.meta_rl import (
+    ADAPTED,
     HYPERPARAMETERS,
     AdaptationSettings,
     MetaRLAgent,
@@ -259,6 +260,11 @@ def test_finetuned_trains_a_copy_of_every_parameter_and_leaves_the_agent(run):
     assert not torch.equal(meta["log_temperature"], MetaRLAgent(agent.model, env).meta.log_temperature.detach())
     observation, _ = env.reset(seed=5)
     assert env.action_space.contains(tuned.predict(observation)[0])
+    heads_only = agent.finetuned(rollout, steps=3, learning_rate=1e-2, parts=ADAPTED).model.state_dict()
+    changed = {k for k, v in heads_only.items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith(ADAPTED) for k in changed)
+    with pytest.raises(ValueError, match="no parameter of the model starts with any of"):
+        agent.finetuned(rollout, steps=1, learning_rate=1e-2, parts=("decoder",))
 
 
 def test_finetuning_meta_step_is_the_query_gradient_at_the_fine_tuned_copy(run):

@@ -36,12 +36,18 @@ def memoryless_slate_loss(rollout: Rollout, scale: float) -> Callable[[BertRecom
     return lambda model: sum(slate_losses(model(batch), *targets).values())
 
 
-def finetuned_copy(model: BertRecommender, rollout: Rollout, steps: int, learning_rate: float) -> BertRecommender:
+def finetuned_copy(
+    model: BertRecommender, rollout: Rollout, steps: int, learning_rate: float, parts: tuple[str, ...] | None = None
+) -> BertRecommender:
     """A copy of ``model`` trained for ``steps`` full-batch Adam steps of ``memoryless_slate_loss`` on
-    ``rollout`` (rewards in units of its ``rms_reward``); ``model`` is unchanged."""
+    ``rollout`` (rewards in units of its ``rms_reward``); ``model`` is unchanged. ``parts``: train only the
+    parameters whose names start with one of these (``None``: all)."""
     model = copy.deepcopy(model)
     loss = memoryless_slate_loss(rollout, rms_reward(rollout.reward))
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    trained = [p for name, p in model.named_parameters() if parts is None or name.startswith(parts)]
+    if not trained:
+        raise ValueError(f"no parameter of the model starts with any of {parts}")
+    optimizer = torch.optim.Adam(trained, lr=learning_rate)
     model.eval()
     for _ in range(steps):
         optimizer.zero_grad()

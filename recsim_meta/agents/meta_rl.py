@@ -411,13 +411,16 @@ class MetaRLAgent:
                 value += math.log(lr_scale)
         return agent
 
-    def finetuned(self, rollout: Rollout, steps: int, learning_rate: float) -> MetaRLAgent:
+    def finetuned(
+        self, rollout: Rollout, steps: int, learning_rate: float, parts: tuple[str, ...] | None = None
+    ) -> MetaRLAgent:
         """A new agent whose model is a copy of this one's trained for ``steps`` full-batch Adam steps of the
         slate losses on ``rollout`` (one task's steps, seen with an empty memory, as the model then acts):
-        plain fine-tuning of every parameter, here from the meta-learned initialisation (Reptile's test-time
-        procedure); the same on a pretrained recommender is the baseline. The new agent keeps this one's
-        meta-parameters (learned learning rates, temperature) and sampling state; this agent is unchanged."""
-        return self._sibling(finetuned_copy(self.model, rollout, steps, learning_rate), self.settings)
+        plain fine-tuning of every parameter (or of those whose names start with one of ``parts``), here from
+        the meta-learned initialisation (Reptile's test-time procedure); the same on a pretrained recommender is
+        the baseline. The new agent keeps this one's meta-parameters (learned learning rates, temperature) and
+        sampling state; this agent is unchanged."""
+        return self._sibling(finetuned_copy(self.model, rollout, steps, learning_rate, parts), self.settings)
 
     def _sibling(self, model: BertRecommender, settings: AdaptationSettings) -> MetaRLAgent:
         """An agent with ``model`` and ``settings``, and a copy of this one's meta-parameters and sampling state."""
