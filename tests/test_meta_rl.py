@@ -31,6 +31,7 @@ from recsim_meta.agents.losses import memoryless_slate_loss, slate_log_prob
 from recsim_meta.agents.meta_rl import (
     ADAPTED,
     HYPERPARAMETERS,
+    INNER_STEPS,
     AdaptationSettings,
     MetaRLAgent,
     TaskMemory,
@@ -132,6 +133,27 @@ def test_meta_step_trains_the_model_and_the_learning_rates(run):
             agent.model.state_dict()["bert.encoder.layer.0.output.dense.weight"],
             model_before["bert.encoder.layer.0.output.dense.weight"],
         )
+
+
+@pytest.mark.parametrize("inner_step", INNER_STEPS)
+def test_a_meta_sgd_step_moves_the_heads_by_the_learning_rate_when_normalised_and_by_norm_one_when_clipped(
+    run, inner_step
+):
+    env = MetaConfig(**TINY).make_env()
+    lr = 0.01
+    settings = AdaptationSettings(inner_steps=1, inner_lr=lr, inner_step=inner_step)
+    agent = MetaRLAgent(read_model(run / "pretrained"), env, settings)
+    rollout = agent.collect([env.unwrapped.tasks[0]], seeds=[1])
+    params = agent.adapted_params(rollout, agent.model.encode(rollout.batch), scale=1.0)
+    base = dict(agent.model.named_parameters())
+    steps = [(params[name] - base[name]).detach() / lr for name in params]
+    if inner_step == "normalised":  # every tensor: root mean square step = its learning rate
+        for step in steps:
+            assert step.pow(2).mean().sqrt().item() == pytest.approx(1.0, rel=1e-3)
+    else:  # the whole step: norm at most 1
+        assert torch.sqrt(sum(step.pow(2).sum() for step in steps)).item() <= 1.0 + 1e-4
+    with pytest.raises(ValueError, match="unknown inner_step 'adam'; accepted: clipped, normalised"):
+        AdaptationSettings(inner_step="adam")
 
 
 def test_hyperparameter_meta_gradient_is_the_derivative_of_the_validation_objective_after_a_step(run):

@@ -13,8 +13,8 @@ Advantages do not cross episodes: the memory is an input, there is no bonus for 
 **Gradient adaptation** (Meta-SGD). A few steps on the parameters after the encoder (``ADAPTED``: the
 projections of the user and candidate features, and the candidate head) of the supervised slate losses
 (CTR, rating, ranking, reward; see ``pretraining.slate_losses``) of the task's episodes,
-``theta' = theta - exp(log_lr) * grad`` with the gradient clipped to norm 1 and a learned learning rate per
-parameter, through ``torch.func.functional_call``. The encoder runs once for all tasks of a batch, so the
+``theta' = theta - exp(log_lr) * grad`` with the gradient clipped to norm 1 (or each tensor's gradient divided
+by its root mean square: ``inner_step: normalised``) and a learned learning rate per parameter, through ``torch.func.functional_call``. The encoder runs once for all tasks of a batch, so the
 adapted parameters are those after it (a task's own weighting of the item and user features: price
 sensitivity, risk tolerance, ...). First order by default (the inner gradient is a constant of the
 meta-gradient, FOMAML; the learning rates still get a gradient), second order (``second_order=True``) as
@@ -92,6 +92,7 @@ ADAPTED = ("user_projection", "feature_projection", "candidate_head")
 META_WEIGHTS = "meta.safetensors"
 AGENT_FILE = "agent.json"
 MODES = ("in_context", "gradient", "both")
+INNER_STEPS = ("clipped", "normalised")
 HYPERPARAMETERS = ("value_coef", "entropy_coef", "aux_coef", "gamma")  # meta-learned with meta_hyperparameters
 QUERY_SEED_OFFSET = 1_000_003  # a task's query users are seeded this far from its support users
 
@@ -102,6 +103,9 @@ class AdaptationSettings:
 
     Attributes:
         inner_steps, inner_lr, second_order: Meta-SGD steps, the initial learning rate, second-order meta-gradient.
+        inner_step: how a Meta-SGD step scales the gradient (``INNER_STEPS``): ``clipped`` to norm 1 over all the
+            adapted parameters, or ``normalised`` by each tensor's root mean square, so that every parameter
+            moves by about its learning rate per step, as in Adam's first steps (fine-tuning's optimiser).
         clip, gamma, gae_lambda: PPO's ratio clip, the discount and GAE's lambda.
         entropy_coef, value_coef, aux_coef: weights of the entropy bonus, the value loss (in squared
             reward-scale units, large, so small) and the slate losses against the policy loss.
@@ -114,6 +118,7 @@ class AdaptationSettings:
     inner_steps: int = 3
     inner_lr: float = 0.05
     second_order: bool = False
+    inner_step: str = "clipped"
     clip: float = 0.2
     gamma: float = 0.95
     gae_lambda: float = 0.9
@@ -124,6 +129,8 @@ class AdaptationSettings:
     memory: str = "recent"
 
     def __post_init__(self) -> None:
+        if self.inner_step not in INNER_STEPS:
+            raise ValueError(f"unknown inner_step {self.inner_step!r}; accepted: {', '.join(INNER_STEPS)}")
         if self.memory not in TaskMemory.KINDS:
             raise ValueError(f"unknown memory {self.memory!r}; accepted: {', '.join(TaskMemory.KINDS)}")
         if not isinstance(self.inner_steps, int) or self.inner_steps < 0:
@@ -361,8 +368,11 @@ class MetaRLAgent:
         for _ in range(self.settings.inner_steps):
             loss = sum(slate_losses(self.model.heads(rollout.batch, encoded, params), *targets).values())
             grads = torch.autograd.grad(loss, list(params.values()), create_graph=second_order)
-            norm = torch.sqrt(sum((g**2).sum() for g in grads))
-            grads = [g * torch.clamp(1.0 / (norm + 1e-6), max=1.0) for g in grads]  # clipped to norm 1: stable steps
+            if self.settings.inner_step == "normalised":
+                grads = [g / (g.pow(2).mean().sqrt() + 1e-8) for g in grads]
+            else:  # clipped to norm 1: stable steps
+                norm = torch.sqrt(sum((g**2).sum() for g in grads))
+                grads = [g * torch.clamp(1.0 / (norm + 1e-6), max=1.0) for g in grads]
             params = {
                 name: p - learning_rates[name] * (g if second_order else g.detach())
                 for (name, p), g in zip(params.items(), grads, strict=True)
