@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def main() -> None:
     for seed in args.seeds:
         config = MetaConfig.from_yaml(args.config, **{**args.set, "seed": seed})
         per_seed.append(scores(config, args.out / f"seed_{seed}", settings, args.episodes, args.cohorts))
-        print(f"seed {seed} done", flush=True)
+        print(f"seed {seed} done", file=sys.stderr, flush=True)
     merged = {setting: np.concatenate([s[setting] for s in per_seed]) for setting in per_seed[0]}
     reference = merged[default]
     print(
