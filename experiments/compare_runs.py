@@ -23,6 +23,19 @@ meta-tested again in this mode):
     python experiments/compare_runs.py runs/update_fraction/sub runs/memory_clicks --key adaptation.memory \
         --curves in_context
 
+How Meta-SGD scales its gradient (``adaptation.inner_step``: clipped to norm 1, or normalised per tensor with the
+initial rate that moves the heads about as far in 3 steps as fine-tuning's 20 Adam steps at 1e-3; the same 60
+iterations, gradient mode, both regimes; again against the ``update_fraction`` 0.1 agents):
+
+    printf '%s\n' "runs/inner_normalised 0 adaptation.inner_step=normalised adaptation.inner_lr=0.005" \
+        "runs/inner_normalised 1 adaptation.inner_step=normalised adaptation.inner_lr=0.005" \
+        "runs/update_fraction/sub 0" "runs/update_fraction/sub 1" | xargs -P 2 -L 1 sh -c \
+        'python experiments/meta_quality.py --out $0 --seeds $1 --points 0 5 --curves gradient \
+         --methods gradient --set iterations=60 log_episodes=200 pretrain_steps=500 checkpoint_every=20 \
+         eval_episodes=32 adaptation_draws=2 $2 $3'
+    python experiments/compare_runs.py runs/update_fraction/sub runs/inner_normalised --key adaptation.inner_step \
+        --curves gradient
+
 Prints each value's score per adaptation mode (0 and 5 adaptation episodes), the second value's minus the
 first's, mode by mode, and each agent's adaptation gain (5 episodes minus 0), over tasks x seeds and per seed.
 """
