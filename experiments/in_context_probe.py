@@ -10,7 +10,7 @@ share of steps whose greedy slate changes; and what the memory holds: its size a
 mean length, and the share of its items that the last episode consumed (its clicked items, or the slate's first
 without a click).
 
-    python experiments/in_context_probe.py --seeds 0 1 2 3 4 --out runs/meta_quality   # about 2 minutes
+    python experiments/in_context_probe.py --seeds 0 1 2 3 4 --out runs/meta_test60   # about 2 minutes
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def probe(agent, config: MetaConfig, seed: int, episodes: int, users: int) -> tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--out", type=Path, default=Path("runs/meta_quality"))
+    parser.add_argument("--out", type=Path, default=Path("runs/meta_test60"))
     parser.add_argument("--episodes", type=int, default=5, help="adaptation episodes (default 5)")
     parser.add_argument("--users", type=int, default=16, help="evaluation users per task (default 16)")
     args = parser.parse_args()

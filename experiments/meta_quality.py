@@ -13,14 +13,17 @@ task, seed and users: over all pairs, and per seed with a sign-flip test over th
 
     python experiments/meta_quality.py --seeds 0 1 2   # the quick config's curves at 0, 1, 2, 5, 10 episodes
 
-The documentation's meta-RL tables: 5 seeds, 5 adaptation episodes drawn 4 times per task, all 10 cohorts of
-the left-out domain, 32 evaluation users per task. Each seed is its own process with one torch thread, two at
-a time on two cores; the same command with all the seeds then reads their rows back and prints the tables:
+The documentation's meta-RL tables: 5 seeds of the quick benchmark's meta config (the quick config cut to 60
+iterations), 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the left-out domain, 32 evaluation
+users per task. Each seed is its own process with one torch thread, two at a time on two cores; the same
+command with all the seeds then reads their rows back and prints the tables:
 
     printf '%s\n' 0 1 2 3 4 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
-        --set adaptation_draws=4 eval_episodes=32 --points 0 5 --test-domain-tasks 10 --out runs/meta_quality
-    python experiments/meta_quality.py --seeds 0 1 2 3 4 --set adaptation_draws=4 eval_episodes=32 --points 0 5 \
-        --test-domain-tasks 10 --out runs/meta_quality
+        --set iterations=60 log_episodes=200 pretrain_steps=500 checkpoint_every=20 adaptation_draws=4 \
+        eval_episodes=32 --points 0 5 --test-domain-tasks 10 --out runs/meta_test60
+    python experiments/meta_quality.py --seeds 0 1 2 3 4 --set iterations=60 log_episodes=200 pretrain_steps=500 \
+        checkpoint_every=20 adaptation_draws=4 eval_episodes=32 --points 0 5 --test-domain-tasks 10 \
+        --out runs/meta_test60
 
 The number of threads changes the order of floating-point sums, and over many iterations of RL that changes
 the run: a seed meta-trained with 1 thread does not give the numbers it gives with 2.
@@ -48,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
@@ -157,7 +161,7 @@ def main() -> None:
             rows += read_rows(seed_curves)
             if args.choose_adaptation:
                 choices[seed] = yaml.safe_load(seed_choice.read_text())
-            print(f"seed {seed}: the rows of {seed_curves}, meta-tested with these settings")
+            print(f"seed {seed}: the rows of {seed_curves}, meta-tested with these settings", file=sys.stderr)
             continue
         start = time.perf_counter()
         agent = meta_train(config, run, resume=True, device=args.device)
@@ -170,7 +174,8 @@ def main() -> None:
             choices[seed] = choice_record(chosen, scores)
         baseline = read_model(run / "pretrained") if FINETUNED in args.methods else None
         seed_rows = meta_test(agent, baseline, config, seed, regimes=args.regimes, methods=args.methods)
-        print(f"seed {seed}: meta-training {trained - start:.0f} s, meta-test {time.perf_counter() - trained:.0f} s")
+        seconds = f"meta-training {trained - start:.0f} s, meta-test {time.perf_counter() - trained:.0f} s"
+        print(f"seed {seed}: {seconds}", file=sys.stderr)
         seed_settings.unlink(missing_ok=True)  # the settings go last: they vouch for the rows beside them
         write_rows(seed_rows, seed_curves)
         if args.choose_adaptation:

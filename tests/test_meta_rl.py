@@ -539,7 +539,8 @@ def test_meta_quality_keeps_each_seeds_rows_and_meta_tests_again_only_when_the_s
         command = ["--config", str(config), "--seeds", "0", "--out", str(out), "--threads", "1", "--points", "0", "1"]
         monkeypatch.setattr(sys, "argv", ["meta_quality.py", *command, *options])
         script.main()
-        return capsys.readouterr().out
+        captured = capsys.readouterr()  # the tables on stdout, each seed's progress on stderr
+        return captured.out + captured.err
 
     assert "seed 0: meta-training" in meta_quality()
     assert "seed 0: meta-training" in meta_quality("--set", "eval_episodes=1")  # new settings: tested again
@@ -578,7 +579,8 @@ def test_meta_quality_chooses_the_test_time_setting_per_seed_and_keeps_the_choic
     def meta_quality(*options: str) -> str:
         monkeypatch.setattr(sys, "argv", ["meta_quality.py", *command, *options])
         script.main()
-        return capsys.readouterr().out
+        captured = capsys.readouterr()  # the tables on stdout, each seed's progress on stderr
+        return captured.out + captured.err
 
     printed = meta_quality(*choose)
     choice = yaml.safe_load((out / "seed_0" / "curves_choice.yaml").read_text())
