@@ -14,8 +14,9 @@ Advantages do not cross episodes: the memory is an input, there is no bonus for 
 projections of the user and candidate features, and the candidate head) of the supervised slate losses
 (CTR, rating, ranking, reward; see ``pretraining.slate_losses``) of the task's episodes,
 ``theta' = theta - exp(log_lr) * grad`` with the gradient clipped to norm 1 (or each tensor's gradient divided
-by its root mean square: ``inner_step: normalised``) and a learned learning rate per parameter, through ``torch.func.functional_call``. The encoder runs once for all tasks of a batch, so the
-adapted parameters are those after it (a task's own weighting of the item and user features: price
+by its root mean square: ``inner_step: normalised``) and a learned learning rate per parameter, through
+``torch.func.functional_call``. The encoder runs once for all tasks of a batch, so the adapted parameters are
+those after it (a task's own weighting of the item and user features: price
 sensitivity, risk tolerance, ...). First order by default (the inner gradient is a constant of the
 meta-gradient, FOMAML; the learning rates still get a gradient), second order (``second_order=True``) as
 an option.
@@ -323,7 +324,8 @@ class MetaRLAgent:
         return ActedStep(batch, slate, slate_log_prob(output.logits, slate), output.value)
 
     def remember(self, state: TaskState, item_ids: np.ndarray, responses: np.ndarray, domain: str) -> None:
-        """Put an episode's interactions in ``domain`` (item ids ``(T,)``, responses ``(T, 3)``) into ``state``'s memory."""
+        """Put an episode's interactions in ``domain`` (item ids ``(T,)``, responses ``(T, 3)``) into ``state``'s
+        memory (``collection.Actor``)."""
         state.memory.add_episode(self.encoder.item_tokens(item_ids, domain), responses)
 
     def collect(
