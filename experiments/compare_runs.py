@@ -65,7 +65,7 @@ def setting(config: MetaConfig, key: str) -> Any:
 
 def labelled_rows(folder: Path, key: str, curves: str) -> tuple[object, list[dict]]:
     """The meta-test rows of every seed in ``folder`` and the run's value of ``key``, each row's method named
-    ``"<mode>, <key> <value>"``."""
+    ``"<mode>, <key> <value>"`` and its adaptation mode kept as ``mode``."""
     rows, values = [], set()
     for seed_folder in sorted(folder.glob("seed_*")):
         values.add(setting(MetaConfig.from_yaml(seed_folder / "config.yaml"), key))
@@ -73,7 +73,7 @@ def labelled_rows(folder: Path, key: str, curves: str) -> tuple[object, list[dic
     if len(values) != 1:
         raise ValueError(f"{folder}: expected one {key} across its seeds, found {sorted(values)}")
     value = values.pop()
-    return value, [{**row, "method": f"{row['method']}, {key} {value}"} for row in rows]
+    return value, [{**row, "mode": row["method"], "method": f"{row['method']}, {key} {value}"} for row in rows]
 
 
 def main() -> None:
@@ -90,10 +90,9 @@ def main() -> None:
     print(f"Normalised score, mean [95% CI] over task x seed pairs (seeds {seeds}):\n")
     print(curve_table(rows, "score"))
     differences = {}
-    for mode in dict.fromkeys(row["method"].split(",")[0] for row in reference_rows):
-        label = f"{mode}, {args.key} {reference}"
-        mine = [row for row in rows if row["method"].split(",")[0] == mode]
-        differences |= paired_differences(mine, reference=label)
+    for mode in dict.fromkeys(row["mode"] for row in reference_rows):
+        mine = [row for row in rows if row["mode"] == mode]
+        differences |= paired_differences(mine, reference=f"{mode}, {args.key} {reference}")
     print(
         f"\nScore minus that of {args.key} {reference} in the same mode, on the same task, seed and users, mean [95% CI] (share ahead):\n"
     )
