@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 
 PAD, MASK, UNKNOWN_DOMAIN = 0, 1, 2
@@ -295,7 +296,7 @@ class BertRecommender(nn.Module):
     ) -> RecommenderOutput:
         """Everything of ``forward`` after the encoder (``encoded``, from ``encode(batch)``): the user state,
         the candidates and the heads. ``params`` (names as in ``named_parameters``) replace those of
-        ``HEAD_MODULES`` through ``torch.func.functional_call``, e.g. adapted to a task."""
+        ``HEAD_MODULES`` (``call_with``), e.g. adapted to a task."""
         sequence, embeddings = encoded
         batch = batch.to(self.device)
         user = sequence[:, 0] + self._call("user_projection", batch.user_features, params)
@@ -319,7 +320,7 @@ class BertRecommender(nn.Module):
         module = getattr(self, name)
         prefix = f"{name}."
         own = {k.removeprefix(prefix): v for k, v in (params or {}).items() if k.startswith(prefix)}
-        return functional_call(module, own, (inputs,)) if own else module(inputs)
+        return call_with(module, own, inputs) if own else module(inputs)
 
     def masked_item_logits(self, output: RecommenderOutput, positions: torch.Tensor | None = None) -> torch.Tensor:
         """Logits over the vocabulary at every history position, ``(B, H, V)`` (weights tied to the items),
@@ -328,6 +329,23 @@ class BertRecommender(nn.Module):
         if positions is not None:
             hidden = hidden[positions]
         return hidden @ output.item_embeddings.T
+
+
+def call_with(module: nn.Module, params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+    """``module(inputs)`` with ``params`` (names relative to ``module``) in place of its own parameters. The heads'
+    ``Linear`` and ``Sequential`` layers are applied directly: ``functional_call``'s bookkeeping per call costs
+    more than these small layers compute, and is called for every task at every step of adapted collection.
+    Other modules go through ``functional_call``; the result is the same."""
+    if isinstance(module, nn.Linear):
+        return F.linear(inputs, params.get("weight", module.weight), params.get("bias", module.bias))
+    if isinstance(module, nn.Sequential):
+        for name, layer in module.named_children():
+            prefix = f"{name}."
+            inputs = call_with(
+                layer, {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)}, inputs
+            )
+        return inputs
+    return functional_call(module, params, (inputs,)) if params else module(inputs)
 
 
 def with_next_item_slot(batch: RecommenderBatch) -> RecommenderBatch:
