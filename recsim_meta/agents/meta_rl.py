@@ -42,13 +42,8 @@ config asks for it): first-order MAML with the test-time fine-tuning as the inne
 episodes fine-tune a copy of the model; the gradient of the copy's slate losses on the task's query
 episodes is applied to the model, so the initialisation learns to be fine-tuned.
 
-**Meta-gradient hyperparameters** (``meta_hyperparameters=True``, after Xu, van Hasselt and Silver, 2018):
-the loss weights (``value_coef``, ``entropy_coef``, ``aux_coef``) and the discount ``gamma`` become
-meta-parameters (log weights, logit discount; the settings give their initial values). Each iteration
-differentiates its first PPO epoch's gradient ``g(eta)`` in them (``create_graph``); after the epochs, episodes
-of validation tasks give the policy-gradient objective ``J`` at the updated parameters (with the settings'
-fixed discount) and the hyperparameters take an Adam step along ``dJ/deta = -sum_p lr_p <grad_p J, dg_p/deta>``:
-the derivative of ``J(theta - lr * g(eta))`` for a plain gradient step, as the method approximates Adam's.
+**Meta-gradient hyperparameters** (``meta_hyperparameters=True``): the loss weights and the discount learned
+by meta-gradient on validation tasks after each iteration's PPO epochs (``meta_gradients``).
 """
 
 from __future__ import annotations
@@ -66,6 +61,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from recsim_meta.agents import meta_gradients
 from recsim_meta.agents.bert_recommender import BertRecommender, RecommenderBatch
 from recsim_meta.agents.collection import ActedStep, Collector, TaskRun
 from recsim_meta.agents.encoding import ObservationEncoder
@@ -547,7 +543,7 @@ class MetaRLAgent:
             total = self.total_loss(losses, hyperparameters)
             optimizer.zero_grad()
             if validation is not None and epoch == 0:  # dg/deta at theta, before the parameters move
-                sensitivities = self.hyperparameter_sensitivities(total, parameters)
+                sensitivities = meta_gradients.sensitivities(total, list(self.meta.hyper.values()), parameters)
                 gradients = torch.autograd.grad(total, parameters, allow_unused=True)
                 for parameter, gradient in zip(parameters, gradients, strict=True):
                     parameter.grad = gradient
@@ -620,37 +616,6 @@ class MetaRLAgent:
         output = self.outputs(rollout.batch, self.model.encode(rollout.batch), [None], np.zeros(len(rollout.slot), int))
         return -(slate_log_prob(output.logits, rollout.slate) * normalised(advantage, self.device)).mean()
 
-    def hyperparameter_sensitivities(
-        self, total: torch.Tensor, parameters: list[nn.Parameter]
-    ) -> list[tuple[torch.Tensor | None, ...]]:
-        """``dg/deta_k`` for every ``meta.hyper`` entry ``eta_k``, ``g`` the gradient of ``total`` (the
-        ``total_loss`` with ``hyperparameters(differentiable=True)``) in ``parameters``: the gradient in the
-        parameters of ``d total / d eta_k`` (``None`` where it does not depend on them). Keeps ``total``'s graph."""
-        slopes = torch.autograd.grad(total, list(self.meta.hyper.values()), create_graph=True)
-        return [torch.autograd.grad(slope, parameters, retain_graph=True, allow_unused=True) for slope in slopes]
-
-    @staticmethod
-    def hyperparameter_gradients(
-        sensitivities: list[tuple[torch.Tensor | None, ...]],
-        objective: torch.Tensor,
-        parameters: list[nn.Parameter],
-        rates: list[float],
-    ) -> list[torch.Tensor]:
-        """``d objective(theta - rates * g(eta)) / d eta_k = -sum_p rates_p <grad_p objective, dg_p/deta_k>``,
-        with ``objective`` computed at the updated ``parameters``."""
-        updated = torch.autograd.grad(objective, parameters, allow_unused=True)
-        return [
-            -sum(
-                (
-                    rate * (u * d).sum()
-                    for rate, d, u in zip(rates, sensitivity, updated, strict=True)
-                    if d is not None and u is not None
-                ),
-                objective.new_zeros(()),
-            )
-            for sensitivity in sensitivities
-        ]
-
     def meta_gradient_step(
         self,
         sensitivities: list[tuple[torch.Tensor | None, ...]],
@@ -659,7 +624,7 @@ class MetaRLAgent:
         episodes: int,
         optimizer: torch.optim.Optimizer,
     ) -> dict[str, float]:
-        """One Adam step of ``meta.hyper`` along the meta-gradient of the module docstring: ``sensitivities[k]``
+        """One Adam step of ``meta.hyper`` along the meta-gradient (``meta_gradients``): ``sensitivities[k]``
         is ``dg/deta_k`` for ``parameters()`` (``None``: zero), ``lr_p`` the optimizer's learning rates."""
         rollout = self.collect(tasks, users=episodes, seeds=seeds)
         parameters, hyper = self.parameters(), list(self.meta.hyper.values())
@@ -667,7 +632,7 @@ class MetaRLAgent:
         if any(id(p) not in rates for p in [*parameters, *hyper]):
             raise ValueError("the optimizer must hold parameters() and meta.hyper")
         objective = self.validation_objective(rollout, len(tasks))
-        gradients = self.hyperparameter_gradients(
+        gradients = meta_gradients.hyperparameter_gradients(
             sensitivities, objective, parameters, [rates[id(p)] for p in parameters]
         )
         optimizer.zero_grad(set_to_none=True)
