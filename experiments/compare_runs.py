@@ -2,13 +2,13 @@ r"""Two meta-training settings side by side: the meta-test of agents meta-traine
 paired on the same tasks, seeds and users.
 
 Meta-train and meta-test each value with ``experiments/meta_quality.py`` into its own folder, then compare. What
-learning from a subsample of each iteration's steps costs (``update_fraction``; the quick config cut to the quick
-benchmark's 60 iterations, held-out cohorts, gradient mode):
+learning from a subsample of each iteration's steps costs (``update_fraction``; the quick benchmark's meta config:
+the quick config cut to 60 iterations of 24 query users per task, held-out cohorts, gradient mode):
 
     printf '%s\n' "sub 0.1 0" "sub 0.1 1" "full 1.0 0" "full 1.0 1" | xargs -P 2 -L 1 sh -c \
         'python experiments/meta_quality.py --seeds $2 --out runs/update_fraction/$0 --points 0 5 \
-         --regimes held_out_cohorts --methods gradient --set iterations=60 log_episodes=200 pretrain_steps=500 \
-         checkpoint_every=20 eval_episodes=32 adaptation_draws=2 update_fraction=$1'
+         --regimes held_out_cohorts --methods gradient --set iterations=60 query_episodes=24 log_episodes=200 \
+         pretrain_steps=500 checkpoint_every=20 eval_episodes=32 adaptation_draws=2 update_fraction=$1'
     python experiments/compare_runs.py runs/update_fraction/sub runs/update_fraction/full --key update_fraction
 
 What the memory keeps (``adaptation.memory``: the newest interactions or the most clicked items; the same 60
@@ -18,8 +18,8 @@ meta-tested again in this mode):
     printf '%s\n' "runs/memory_clicks 0 adaptation.memory=clicks" "runs/memory_clicks 1 adaptation.memory=clicks" \
         "runs/update_fraction/sub 0" "runs/update_fraction/sub 1" | xargs -P 2 -L 1 sh -c \
         'python experiments/meta_quality.py --out $0 --seeds $1 --points 0 5 --curves in_context \
-         --methods in_context --set iterations=60 log_episodes=200 pretrain_steps=500 checkpoint_every=20 \
-         eval_episodes=32 adaptation_draws=2 $2'
+         --methods in_context --set iterations=60 query_episodes=24 log_episodes=200 pretrain_steps=500 \
+         checkpoint_every=20 eval_episodes=32 adaptation_draws=2 $2'
     python experiments/compare_runs.py runs/update_fraction/sub runs/memory_clicks --key adaptation.memory \
         --curves in_context
 
@@ -31,8 +31,8 @@ iterations, gradient mode, both regimes; again against the ``update_fraction`` 0
         "runs/inner_normalised 1 adaptation.inner_step=normalised adaptation.inner_lr=0.005" \
         "runs/update_fraction/sub 0" "runs/update_fraction/sub 1" | xargs -P 2 -L 1 sh -c \
         'python experiments/meta_quality.py --out $0 --seeds $1 --points 0 5 --curves gradient \
-         --methods gradient --set iterations=60 log_episodes=200 pretrain_steps=500 checkpoint_every=20 \
-         eval_episodes=32 adaptation_draws=2 $2 $3'
+         --methods gradient --set iterations=60 query_episodes=24 log_episodes=200 pretrain_steps=500 \
+         checkpoint_every=20 eval_episodes=32 adaptation_draws=2 $2 $3'
     python experiments/compare_runs.py runs/update_fraction/sub runs/inner_normalised --key adaptation.inner_step \
         --curves gradient
 
@@ -63,11 +63,12 @@ def setting(config: MetaConfig, key: str) -> Any:
     return getattr(config.settings, rest) if dot else getattr(config, key)
 
 
-def labelled_rows(folder: Path, key: str, curves: str) -> tuple[object, list[dict]]:
-    """The meta-test rows of every seed in ``folder`` and the run's value of ``key``, each row's method named
-    ``"<mode>, <key> <value>"`` and its adaptation mode kept as ``mode``."""
+def labelled_rows(folder: Path, key: str, curves: str, seeds: list[int] | None) -> tuple[object, list[dict]]:
+    """The meta-test rows of ``seeds`` (default: every seed) in ``folder`` and the run's value of ``key``, each
+    row's method named ``"<mode>, <key> <value>"`` and its adaptation mode kept as ``mode``."""
     rows, values = [], set()
-    for seed_folder in sorted(folder.glob("seed_*")):
+    folders = sorted(folder.glob("seed_*")) if seeds is None else [folder / f"seed_{seed}" for seed in seeds]
+    for seed_folder in folders:
         values.add(setting(MetaConfig.from_yaml(seed_folder / "config.yaml"), key))
         rows += read_rows(seed_folder / f"{curves}.csv")
     if len(values) != 1:
@@ -82,9 +83,10 @@ def main() -> None:
     parser.add_argument("other", type=Path, help="meta_quality.py --out of the setting compared with it")
     parser.add_argument("--key", required=True, help="the config key the two differ in, e.g. update_fraction")
     parser.add_argument("--curves", default="curves", help="meta_quality.py --curves of both (default curves)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="compare only these seeds (default: all in each)")
     args = parser.parse_args()
-    reference, reference_rows = labelled_rows(args.reference, args.key, args.curves)
-    _, other_rows = labelled_rows(args.other, args.key, args.curves)
+    reference, reference_rows = labelled_rows(args.reference, args.key, args.curves, args.seeds)
+    _, other_rows = labelled_rows(args.other, args.key, args.curves, args.seeds)
     rows = reference_rows + other_rows
     seeds = sorted({row["seed"] for row in rows})
     print(f"Normalised score, mean [95% CI] over task x seed pairs (seeds {seeds}):\n")

@@ -14,16 +14,16 @@ task, seed and users: over all pairs, and per seed with a sign-flip test over th
     python experiments/meta_quality.py --seeds 0 1 2   # the quick config's curves at 0, 1, 2, 5, 10 episodes
 
 The documentation's meta-RL tables: 5 seeds of the quick benchmark's meta config (the quick config cut to 60
-iterations), 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the left-out domain, 32 evaluation
-users per task. Each seed is its own process with one torch thread, two at a time on two cores; the same
+iterations of 24 query users per task), 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the
+left-out domain, 32 evaluation users per task. Each seed is its own process with one torch thread, two at a time on two cores; the same
 command with all the seeds then reads their rows back and prints the tables:
 
     printf '%s\n' 0 1 2 3 4 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
-        --set iterations=60 log_episodes=200 pretrain_steps=500 checkpoint_every=20 adaptation_draws=4 \
-        eval_episodes=32 --points 0 5 --test-domain-tasks 10 --out runs/meta_test60
-    python experiments/meta_quality.py --seeds 0 1 2 3 4 --set iterations=60 log_episodes=200 pretrain_steps=500 \
-        checkpoint_every=20 adaptation_draws=4 eval_episodes=32 --points 0 5 --test-domain-tasks 10 \
-        --out runs/meta_test60
+        --set iterations=60 query_episodes=24 log_episodes=200 pretrain_steps=500 checkpoint_every=20 \
+        adaptation_draws=4 eval_episodes=32 --points 0 5 --test-domain-tasks 10 --out runs/meta_test60
+    python experiments/meta_quality.py --seeds 0 1 2 3 4 --set iterations=60 query_episodes=24 log_episodes=200 \
+        pretrain_steps=500 checkpoint_every=20 adaptation_draws=4 eval_episodes=32 --points 0 5 \
+        --test-domain-tasks 10 --out runs/meta_test60
 
 The number of threads changes the order of floating-point sums, and over many iterations of RL that changes
 the run: a seed meta-trained with 1 thread does not give the numbers it gives with 2.

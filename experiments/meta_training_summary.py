@@ -1,8 +1,9 @@
 """Per meta-training run: the env steps it learned from, how far the learned Meta-SGD rates moved, and what
 adaptation was worth in training.
 
-Reads each run's TensorBoard log (``<run>/tensorboard/meta``, written by ``meta_train``) and prints, per run,
-the env steps of all its iterations, the range of the mean learned inner learning rate (``inner_lr``) over the
+Reads each run's TensorBoard logs (``<run>/tensorboard/``, written by ``meta_train``) and prints, per run,
+the env steps of all its iterations, the minutes from the first pretraining step to the last iteration (the
+logs' wall times: a resumed run counts its pause too), the range of the mean learned inner learning rate (``inner_lr``) over the
 iterations and the mean over the iterations of the query episodes' return (after adaptation) minus the support
 episodes' (before it):
 
@@ -18,28 +19,41 @@ import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
+def events(run: Path, part: str, tag: str) -> list:
+    """The logged events of ``tag`` in ``run``'s ``part`` (``pretraining`` or ``meta``), in order."""
+    log = run / "tensorboard" / part
+    if not log.is_dir():
+        raise SystemExit(f"{run} has no {part} log ({log}); give run folders of meta_train")
+    accumulator = EventAccumulator(str(log), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return accumulator.Scalars(tag)
+
+
 def scalars(run: Path, *tags: str) -> list[np.ndarray]:
     """The values of ``tags`` over the iterations of the meta-training run in ``run``."""
-    log = run / "tensorboard" / "meta"
-    if not log.is_dir():
-        raise SystemExit(f"{run} has no meta-training log ({log}); give run folders of meta_train")
-    events = EventAccumulator(str(log), size_guidance={"scalars": 0})
-    events.Reload()
-    return [np.array([event.value for event in events.Scalars(tag)]) for tag in tags]
+    return [np.array([event.value for event in events(run, "meta", tag)]) for tag in tags]
+
+
+def minutes(run: Path) -> float:
+    """Wall time from the first pretraining step to the last meta-training iteration."""
+    start = events(run, "pretraining", "loss/mlm")[0].wall_time
+    return (events(run, "meta", "env_steps")[-1].wall_time - start) / 60
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+", help="meta-training run folders")
     args = parser.parse_args()
-    print("| run | iterations | env steps | inner_lr (min to max) | query minus support return | support return |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| run | iterations | env steps | minutes | inner_lr (min to max) | query minus support return | support return |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     gains = []
     for run in args.runs:
         rate, query, support, steps = scalars(run, "inner_lr", "query/return", "support/return", "env_steps")
         gains.append(np.mean(query - support))
         print(
-            f"| {run.name} | {len(rate)} | {steps.sum():,.0f} | {rate.min():.4f} to {rate.max():.4f} | "
+            f"| {run.name} | {len(rate)} | {steps.sum():,.0f} | {minutes(run):.1f} | {rate.min():.4f} to {rate.max():.4f} | "
             f"{gains[-1]:+.1f} | {support.mean():.1f} |"
         )
     print(f"\nquery minus support return, mean over the runs: {np.mean(gains):+.1f}")

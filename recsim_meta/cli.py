@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "meta-train",
         help="pretrain the BERT recommender and meta-train the meta-RL agent from a YAML config "
-        "(experiments/meta_quick.yaml: about 18 minutes on 2 cores with --threads 2)",
+        "(experiments/meta_quick.yaml: about 19 minutes on 2 cores with --threads 2)",
     )
     train.add_argument("--config", required=True, help="YAML config, e.g. experiments/meta_quick.yaml")
     train.add_argument("--out", default="runs/meta", help="output folder (default runs/meta)")
