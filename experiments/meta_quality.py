@@ -15,8 +15,8 @@ task, seed and users: over all pairs, and per seed with a sign-flip test over th
 
 The documentation's meta-RL tables: 5 seeds of the quick benchmark's meta config (the quick config cut to 60
 iterations of 24 query users per task), 5 adaptation episodes drawn 4 times per task, all 10 cohorts of the
-left-out domain, 32 evaluation users per task. Each seed is its own process with one torch thread, two at a time on two cores; the same
-command with all the seeds then reads their rows back and prints the tables:
+left-out domain, 32 evaluation users per task. Each seed is its own process with one torch thread, two at a
+time on two cores; the same command with all the seeds then reads their rows back and prints the tables:
 
     printf '%s\n' 0 1 2 3 4 | xargs -P 2 -I{} python experiments/meta_quality.py --seeds {} \
         --set iterations=60 query_episodes=24 log_episodes=200 pretrain_steps=500 checkpoint_every=20 \

@@ -3,9 +3,9 @@ adaptation was worth in training.
 
 Reads each run's TensorBoard logs (``<run>/tensorboard/``, written by ``meta_train``) and prints, per run,
 the env steps of all its iterations, the minutes from the first pretraining step to the last iteration (the
-logs' wall times: a resumed run counts its pause too), the range of the mean learned inner learning rate (``inner_lr``) over the
-iterations and the mean over the iterations of the query episodes' return (after adaptation) minus the support
-episodes' (before it):
+logs' wall times: a resumed run counts its pause too), the range of the mean learned inner learning rate
+(``inner_lr``) over the iterations and the mean over the iterations of the query episodes' return (after
+adaptation) minus the support episodes' (before it):
 
     python experiments/meta_training_summary.py runs/meta_quality/seed_*
 """
@@ -23,7 +23,7 @@ def events(run: Path, part: str, tag: str) -> list:
     """The logged events of ``tag`` in ``run``'s ``part`` (``pretraining`` or ``meta``), in order."""
     log = run / "tensorboard" / part
     if not log.is_dir():
-        raise SystemExit(f"{run} has no {part} log ({log}); give run folders of meta_train")
+        raise SystemExit(f"{run} has no TensorBoard log {log}; give run folders of meta_train")
     accumulator = EventAccumulator(str(log), size_guidance={"scalars": 0})
     accumulator.Reload()
     return accumulator.Scalars(tag)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from tiny_configs import TINY_MODEL as TINY
 
-from recsim_meta.agents.bert_recommender import MASK, PAD, BertRecommender, RecommenderConfig
+from recsim_meta.agents.bert_recommender import HEAD_MODULES, MASK, PAD, BertRecommender, RecommenderConfig, call_with
 from recsim_meta.agents.encoding import ObservationEncoder, config_for_env, item_features_for_env, kg_edges_for_env
 from recsim_meta.agents.recommender_policy import RecommenderPolicy
 
@@ -32,6 +32,26 @@ def test_forward_shapes(ecommerce):
     assert output.scores.shape == output.ctr_logits.shape == output.ratings.shape == (3, m)
     assert output.value.shape == (3,) and output.sequence.shape == (3, 1 + h, TINY["hidden_size"])
     assert policy.model.masked_item_logits(output).shape == (3, h, policy.model.config.vocab_size)
+
+
+def test_heads_with_replaced_parameters_match_functional_call_and_pass_gradients(ecommerce):
+    """``call_with`` gives exactly what ``torch.func.functional_call`` gives on every head, with parameters that
+    differ from the module's, and the gradient reaches the replacing tensors."""
+    _, policy, obs = ecommerce
+    model = policy.model.eval()
+    batch = policy.encoder.encode({k: np.stack([v, v]) for k, v in obs.items()})
+    user, candidates = model.encode(batch)[0][:, 0], batch.candidate_features
+    inputs = {"user_projection": batch.user_features, "feature_projection": candidates, "value_head": user}
+    inputs["candidate_head"] = torch.randn(*candidates.shape[:2], 3 * model.config.hidden_size)
+    for name in HEAD_MODULES:
+        module = getattr(model, name)
+        params = {k: (p + 0.1).detach().requires_grad_() for k, p in module.named_parameters()}
+        expected = torch.func.functional_call(module, params, (inputs[name],))
+        result = call_with(module, params, inputs[name])
+        assert torch.equal(result, expected), name
+        assert not torch.equal(result, module(inputs[name])), name
+        result.sum().backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in params.values()), name
 
 
 def test_masking_hides_the_item_but_padding_stays_padding(ecommerce):

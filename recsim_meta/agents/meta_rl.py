@@ -14,10 +14,10 @@ Advantages do not cross episodes: the memory is an input, there is no bonus for 
 projections of the user and candidate features, and the candidate head) of the supervised slate losses
 (CTR, rating, ranking, reward; see ``pretraining.slate_losses``) of the task's episodes,
 ``theta' = theta - exp(log_lr) * grad`` with the gradient clipped to norm 1 (or each tensor's gradient divided
-by its root mean square: ``inner_step: normalised``) and a learned learning rate per parameter, through
-``torch.func.functional_call``. The encoder runs once for all tasks of a batch, so the adapted parameters are
-those after it (a task's own weighting of the item and user features: price
-sensitivity, risk tolerance, ...). First order by default (the inner gradient is a constant of the
+by its root mean square: ``inner_step: normalised``) and a learned learning rate per parameter, the adapted
+parameters passed to the heads by name (``BertRecommender.heads``). The encoder runs once for all tasks of a
+batch, so the adapted parameters are those after it (a task's own weighting of the item and user features:
+price sensitivity, risk tolerance, ...). First order by default (the inner gradient is a constant of the
 meta-gradient, FOMAML; the learning rates still get a gradient), second order (``second_order=True``) as
 an option.
 
