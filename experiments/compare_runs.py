@@ -67,7 +67,11 @@ def labelled_rows(folder: Path, key: str, curves: str, seeds: list[int] | None) 
     """The meta-test rows of ``seeds`` (default: every seed) in ``folder`` and the run's value of ``key``, each
     row's method named ``"<mode>, <key> <value>"`` and its adaptation mode kept as ``mode``."""
     rows, values = [], set()
-    folders = sorted(folder.glob("seed_*")) if seeds is None else [folder / f"seed_{seed}" for seed in seeds]
+    folders = (
+        [p for p in sorted(folder.glob("seed_*")) if p.is_dir()]
+        if seeds is None
+        else [folder / f"seed_{seed}" for seed in seeds]
+    )
     for seed_folder in folders:
         values.add(setting(MetaConfig.from_yaml(seed_folder / "config.yaml"), key))
         rows += read_rows(seed_folder / f"{curves}.csv")
