@@ -317,9 +317,7 @@ class BertRecommender(nn.Module):
         )
 
     def _call(self, name: str, inputs: torch.Tensor, params: dict[str, torch.Tensor] | None) -> torch.Tensor:
-        module = getattr(self, name)
-        prefix = f"{name}."
-        own = {k.removeprefix(prefix): v for k, v in (params or {}).items() if k.startswith(prefix)}
+        module, own = getattr(self, name), params_under(params or {}, name)
         return call_with(module, own, inputs) if own else module(inputs)
 
     def masked_item_logits(self, output: RecommenderOutput, positions: torch.Tensor | None = None) -> torch.Tensor:
@@ -340,12 +338,15 @@ def call_with(module: nn.Module, params: dict[str, torch.Tensor], inputs: torch.
         return F.linear(inputs, params.get("weight", module.weight), params.get("bias", module.bias))
     if isinstance(module, nn.Sequential):
         for name, layer in module.named_children():
-            prefix = f"{name}."
-            inputs = call_with(
-                layer, {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)}, inputs
-            )
+            inputs = call_with(layer, params_under(params, name), inputs)
         return inputs
     return functional_call(module, params, (inputs,)) if params else module(inputs)
+
+
+def params_under(params: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """The entries of ``params`` under submodule ``name``, named relative to it."""
+    prefix = f"{name}."
+    return {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)}
 
 
 def with_next_item_slot(batch: RecommenderBatch) -> RecommenderBatch:
