@@ -13,20 +13,27 @@ adaptation) minus the support episodes' (before it):
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
-def events(run: Path, part: str, tag: str) -> list:
-    """The logged events of ``tag`` in ``run``'s ``part`` (``pretraining`` or ``meta``), in order."""
-    log = run / "tensorboard" / part
-    if not log.is_dir():
-        raise SystemExit(f"{run} has no TensorBoard log {log}; give run folders of meta_train")
-    accumulator = EventAccumulator(str(log), size_guidance={"scalars": 0})
+@functools.cache
+def log(run: Path, part: str) -> EventAccumulator:
+    """``run``'s ``part`` log (``pretraining`` or ``meta``), read once."""
+    folder = run / "tensorboard" / part
+    if not folder.is_dir():
+        raise SystemExit(f"{run} has no TensorBoard log {folder}; give run folders of meta_train")
+    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     accumulator.Reload()
-    return accumulator.Scalars(tag)
+    return accumulator
+
+
+def events(run: Path, part: str, tag: str) -> list:
+    """The logged events of ``tag`` in ``run``'s ``part``, in order."""
+    return log(run, part).Scalars(tag)
 
 
 def scalars(run: Path, *tags: str) -> list[np.ndarray]:
